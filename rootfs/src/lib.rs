@@ -1,0 +1,1 @@
+//! Host-side image building for keel (initramfs, program closures, modules).

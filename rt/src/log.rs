@@ -1,0 +1,130 @@
+//! The one logging sink of a static binary.
+//!
+//! - every mode but boot mode: one line per message on stderr (fd 2);
+//! - boot mode: `<N>keel: …` to /dev/kmsg (syslog priority N) and the human
+//!   line to /dev/console, because the kernel's `quiet` hides kmsg's info
+//!   lines from the console (implementation-notes §1.11).
+//!
+//! Messages below the verbosity threshold are dropped. Writes are single
+//! `write(2)` calls of whole lines; failures are ignored (there is nowhere
+//! left to report them).
+
+use crate::line::{Line, LINE_MAX};
+use core::sync::atomic::{AtomicI32, AtomicU8, Ordering::Relaxed};
+
+/// Severity, with its syslog priority as the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Level {
+    Err = 3,
+    Warn = 4,
+    Notice = 5,
+    Info = 6,
+    Debug = 7,
+}
+
+static STDERR_FD: AtomicI32 = AtomicI32::new(2);
+static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
+static CONSOLE_FD: AtomicI32 = AtomicI32::new(-1);
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+
+/// Logs to stderr (the default).
+pub fn to_stderr() {
+    KMSG_FD.store(-1, Relaxed);
+    CONSOLE_FD.store(-1, Relaxed);
+    STDERR_FD.store(2, Relaxed);
+}
+
+/// Boot mode: kmsg (may be -1 when /dev/kmsg cannot be opened) and the
+/// console (may be -1). The fds must stay open for the process's life.
+pub fn to_kmsg(kmsg_fd: i32, console_fd: i32) {
+    KMSG_FD.store(kmsg_fd, Relaxed);
+    CONSOLE_FD.store(console_fd, Relaxed);
+    STDERR_FD.store(-1, Relaxed);
+}
+
+/// Messages more verbose than `level` are dropped.
+pub fn set_max_level(level: Level) {
+    MAX_LEVEL.store(level as u8, Relaxed);
+}
+
+pub fn max_level() -> Level {
+    match MAX_LEVEL.load(Relaxed) {
+        0..=3 => Level::Err,
+        4 => Level::Warn,
+        5 => Level::Notice,
+        6 => Level::Info,
+        _ => Level::Debug,
+    }
+}
+
+pub fn enabled(level: Level) -> bool {
+    level as u8 <= MAX_LEVEL.load(Relaxed)
+}
+
+/// Writes one message (without trailing newline) at `level`.
+pub fn emit(level: Level, msg: &[u8]) {
+    if !enabled(level) {
+        return;
+    }
+    let kmsg = KMSG_FD.load(Relaxed);
+    if kmsg >= 0 {
+        let mut l = Line::new();
+        l.bytes(b"<").u64(level as u64).bytes(b">").bytes(msg);
+        write_all(kmsg, l.as_bytes());
+    }
+    let console = CONSOLE_FD.load(Relaxed);
+    if console >= 0 {
+        write_line(console, msg);
+    }
+    let err = STDERR_FD.load(Relaxed);
+    if err >= 0 {
+        write_line(err, msg);
+    }
+}
+
+fn write_line(fd: i32, msg: &[u8]) {
+    let mut buf = [0u8; LINE_MAX + 1];
+    let n = msg.len().min(LINE_MAX);
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), msg.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    if let Some(b) = buf.get_mut(n) {
+        *b = b'\n';
+    }
+    write_all(fd, buf.get(..n + 1).unwrap_or(&[]));
+}
+
+/// Writes all of `b` to `fd`, retrying on EINTR and short writes.
+pub fn write_all(fd: i32, mut b: &[u8]) {
+    while !b.is_empty() {
+        match crate::sys::write(fd, b) {
+            Ok(0) => return,
+            Ok(n) => b = b.get(n..).unwrap_or(&[]),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// `log!(Level::Err, "keel: container ", name, ": ", errno)`.
+#[macro_export]
+macro_rules! log {
+    ($lvl:expr, $($p:expr),+ $(,)?) => {{
+        let lvl = $lvl;
+        if $crate::log::enabled(lvl) {
+            let l = $crate::line!($($p),+);
+            $crate::log::emit(lvl, l.as_bytes());
+        }
+    }};
+}
+#[macro_export]
+macro_rules! error { ($($p:expr),+ $(,)?) => { $crate::log!($crate::log::Level::Err, $($p),+) }; }
+#[macro_export]
+macro_rules! warn { ($($p:expr),+ $(,)?) => { $crate::log!($crate::log::Level::Warn, $($p),+) }; }
+#[macro_export]
+macro_rules! notice { ($($p:expr),+ $(,)?) => { $crate::log!($crate::log::Level::Notice, $($p),+) }; }
+#[macro_export]
+macro_rules! info { ($($p:expr),+ $(,)?) => { $crate::log!($crate::log::Level::Info, $($p),+) }; }
+#[macro_export]
+macro_rules! debug { ($($p:expr),+ $(,)?) => { $crate::log!($crate::log::Level::Debug, $($p),+) }; }
