@@ -12,6 +12,8 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod args;
+pub mod fs;
+pub mod path;
 #[cfg(feature = "entry")]
 pub mod entry;
 mod errno_names;
