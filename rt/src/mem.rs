@@ -1,4 +1,4 @@
-//! `memcpy`, `memmove`, `memset`, `memcmp` and `bcmp` for the static
+//! `memcpy`, `memmove`, `memset`, `memcmp`, `bcmp` and `strlen` for the static
 //! binaries: compiler_builtins does not export them on the -gnu target. On
 //! x86_64 they are `rep movsb`/`rep stosb` in asm so LLVM cannot turn them
 //! back into calls to themselves; elsewhere volatile byte loops do that job.
@@ -123,3 +123,15 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 }
 
 pub use imp::*;
+
+/// # Safety
+/// `s` points to a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let mut n = 0;
+    // SAFETY: the caller guarantees a NUL within the readable string.
+    while unsafe { core::ptr::read_volatile(s.add(n)) } != 0 {
+        n += 1;
+    }
+    n
+}
