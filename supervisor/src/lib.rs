@@ -9,6 +9,7 @@
 pub mod mode;
 pub mod single;
 pub mod spec;
+pub mod table;
 
 /// Supervisor mode: `keel --config DIR [--run-dir DIR] [--stay]`.
 pub fn run_supervisor_mode() -> i32 {
