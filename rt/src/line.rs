@@ -197,13 +197,32 @@ impl<T: Piece + ?Sized> Piece for &&T {
 }
 
 /// Builds a [`Line`] from pieces: `line!("container ", name, ": ", errno)`.
+/// The pieces go through one out-of-line function as trait objects, so each
+/// log call site costs a few instructions, not an inlined formatter.
 #[macro_export]
 macro_rules! line {
-    ($($p:expr),* $(,)?) => {{
-        let mut l = $crate::line::Line::new();
-        $( $crate::line::Piece::put(&$p, &mut l); )*
-        l
-    }};
+    ($($p:expr),* $(,)?) => {
+        $crate::line::build(&[$(&$p as &dyn $crate::line::Piece),*])
+    };
+}
+
+/// Concatenates pieces into a new line (the body of [`line!`]).
+#[inline(never)]
+pub fn build(pieces: &[&dyn Piece]) -> Line {
+    let mut l = Line::new();
+    for p in pieces {
+        p.put(&mut l);
+    }
+    l
+}
+
+/// Builds the line and emits it at `level` (the body of the log macros).
+#[inline(never)]
+pub fn emit(level: crate::log::Level, pieces: &[&dyn Piece]) {
+    if crate::log::enabled(level) {
+        let l = build(pieces);
+        crate::log::emit(level, l.as_bytes());
+    }
 }
 
 #[cfg(test)]

@@ -110,13 +110,9 @@ pub fn write_all(fd: i32, mut b: &[u8]) {
 /// `log!(Level::Err, "keel: container ", name, ": ", errno)`.
 #[macro_export]
 macro_rules! log {
-    ($lvl:expr, $($p:expr),+ $(,)?) => {{
-        let lvl = $lvl;
-        if $crate::log::enabled(lvl) {
-            let l = $crate::line!($($p),+);
-            $crate::log::emit(lvl, l.as_bytes());
-        }
-    }};
+    ($lvl:expr, $($p:expr),+ $(,)?) => {
+        $crate::line::emit($lvl, &[$(&$p as &dyn $crate::line::Piece),+])
+    };
 }
 #[macro_export]
 macro_rules! error { ($($p:expr),+ $(,)?) => { $crate::log!($crate::log::Level::Err, $($p),+) }; }

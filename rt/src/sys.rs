@@ -290,6 +290,49 @@ pub fn close_range(first: u32, last: u32, flags: u32) -> Result<()> {
     unsafe { syscall(g::__NR_close_range, [first as usize, last as usize, flags as usize, 0, 0, 0]).map(|_| ()) }
 }
 
+// ---------------------------------------------------------------- processes, terminals
+
+/// kill(2) with a raw pid: `pid > 0` one process, `pid < -1` the process
+/// group -pid, `-1` every process keel may signal (as PID 1 of a pid
+/// namespace: every other process of that namespace). rustix has no `-1`.
+pub fn kill(pid: i32, sig: i32) -> Result<()> {
+    // SAFETY: plain integers; no memory is passed.
+    unsafe { syscall(g::__NR_kill, [pid as isize as usize, sig as usize, 0, 0, 0, 0]).map(|_| ()) }
+}
+
+/// `TIOCSPGRP` (asm-generic/ioctls.h; the same on x86_64 and aarch64).
+/// linux-raw-sys has it only behind its `ioctl` feature, which keel does
+/// not enable.
+pub const TIOCSPGRP: u32 = 0x5410;
+
+/// tcsetpgrp(3): makes `pgrp` the foreground process group of the
+/// terminal on `fd` (ENOTTY when `fd` is not the caller's controlling
+/// terminal). rustix has it only behind its `termios` feature.
+pub fn tcsetpgrp(fd: i32, pgrp: i32) -> Result<()> {
+    let p: i32 = pgrp;
+    // SAFETY: TIOCSPGRP reads one pid_t (i32) through the pointer, which
+    // points at a live local for the duration of the call.
+    unsafe { syscall(g::__NR_ioctl, [fd as usize, TIOCSPGRP as usize, &p as *const i32 as usize, 0, 0, 0]).map(|_| ()) }
+}
+
+/// fcntl(fd, F_SETFD, FD_CLOEXEC) on a raw fd that may not be open (EBADF
+/// then): the fallback where close_range(CLOSE_RANGE_CLOEXEC) is missing.
+pub fn set_cloexec(fd: i32) -> Result<()> {
+    // SAFETY: plain integers; F_SETFD takes its flag by value.
+    unsafe {
+        syscall(g::__NR_fcntl, [fd as usize, g::F_SETFD as usize, g::FD_CLOEXEC as usize, 0, 0, 0]).map(|_| ())
+    }
+}
+
+/// dup3(2) on raw fd numbers: makes `new` a copy of `old` (flags 0 or
+/// O_CLOEXEC). Used where the target number is fixed (0, 1, 2, a ready fd)
+/// and no OwnedFd exists for it yet.
+pub fn dup3(old: i32, new: i32, flags: u32) -> Result<i32> {
+    // SAFETY: plain integers. Replacing an fd the caller still uses is a
+    // logic error, not memory unsafety (as for close_range).
+    unsafe { syscall(g::__NR_dup3, [old as usize, new as usize, flags as usize, 0, 0, 0]).map(|r| r as i32) }
+}
+
 // ---------------------------------------------------------------- keys
 
 pub type KeySerial = i32;
@@ -353,6 +396,18 @@ mod tests {
         let cur = sigprocmask(SIG_BLOCK, None).unwrap();
         assert!(cur.contains(10));
         sigprocmask(SIG_SETMASK, Some(&old)).unwrap();
+    }
+
+    #[test]
+    fn kill_and_terminal_helpers() {
+        // Signal 0 probes: ourselves exists, a negative non-group is ESRCH.
+        assert_eq!(kill(std::process::id() as i32, 0), Ok(()));
+        assert_eq!(kill(-0x3fff_fff0, 0), Err(Errno::SRCH));
+        let (r, _w) = rustix::pipe::pipe().unwrap();
+        use rustix::fd::AsRawFd;
+        assert_eq!(tcsetpgrp(r.as_raw_fd(), 1), Err(Errno::NOTTY));
+        assert_eq!(set_cloexec(r.as_raw_fd()), Ok(()));
+        assert_eq!(set_cloexec(-1), Err(Errno::BADF));
     }
 
     #[test]

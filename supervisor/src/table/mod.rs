@@ -222,10 +222,11 @@ impl Table {
         }
     }
 
-    /// Marks a container failed before it ever ran (bad spec, bad links).
+    /// Marks a container failed when no process of it runs (bad spec, bad
+    /// links, a spawn that could not be attempted).
     pub fn fail(&mut self, i: usize, reason: &'static str, now: u64, out: &mut Actions) {
         if let Some(e) = self.get_mut(i) {
-            if e.state.is_live() {
+            if e.init_alive {
                 return;
             }
             e.reason = reason;
