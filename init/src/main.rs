@@ -18,6 +18,7 @@ fn main() -> i32 {
         Mode::Supervisor => keel_supervisor::run_supervisor_mode(),
         Mode::Boot => keel_supervisor::run_boot_mode(),
         Mode::ContainerInit => keel_supervisor::single::run(),
+        Mode::Enter => keel_supervisor::enter_cmd::run(),
         Mode::Version => {
             keel_rt::log::write_all(1, concat!("keel ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
             0

@@ -9,6 +9,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod cgroup;
+pub mod enter_cmd;
 pub mod mode;
 pub mod run;
 pub mod single;

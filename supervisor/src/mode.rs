@@ -9,6 +9,9 @@ pub enum Mode {
     Supervisor,
     /// `[OPTIONS] -- PROGRAM …`, or invoked as `tini`/`keel-init`.
     ContainerInit,
+    /// `enter [--run-dir DIR] NAME -- PROGRAM…`: run a program inside a
+    /// running container.
+    Enter,
     /// `--version` alone.
     Version,
     /// A usage error, with what is wrong.
@@ -20,6 +23,8 @@ usage: keel                                    boot mode (as pid 1)
        keel --config DIR [--run-dir DIR] [--stay]
                                                supervise the containers in DIR
        keel [OPTIONS] -- PROGRAM [ARGS...]     run one program as a container's init
+       keel enter [--run-dir DIR] NAME -- PROGRAM [ARGS...]
+                                               run a program inside a running container
        keel --version
 ";
 
@@ -29,6 +34,10 @@ pub fn pick<'a>(mut argv: impl Iterator<Item = &'a [u8]>, pid: i32) -> Mode {
     let base = argv0.rsplit(|c| *c == b'/').next().unwrap_or(argv0);
     if base == b"tini" || base == b"keel-init" {
         return Mode::ContainerInit;
+    }
+    let mut argv = argv.peekable();
+    if argv.peek() == Some(&&b"enter"[..]) {
+        return Mode::Enter;
     }
     let mut saw_dashdash = false;
     let mut saw_config = false;
@@ -92,6 +101,7 @@ mod tests {
         assert_eq!(p(&["/usr/bin/tini", "sh"], 1), Mode::ContainerInit);
         assert_eq!(p(&["keel-init"], 5), Mode::ContainerInit);
         assert_eq!(p(&["keel", "--version"], 5), Mode::Version);
+        assert_eq!(p(&["keel", "enter", "web", "--", "sh"], 5), Mode::Enter);
         assert_eq!(p(&["keel"], 5), Mode::Usage("no mode given and not pid 1"));
         assert_eq!(p(&["keel", "bogus"], 5), Mode::Usage("unknown arguments"));
     }

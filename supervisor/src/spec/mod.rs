@@ -10,7 +10,10 @@
 use core::ffi::CStr;
 use heapless::Vec;
 
+pub mod names;
+mod num;
 mod parse;
+mod token;
 pub use parse::{parse, ParseError};
 
 /// Largest spec file, in bytes.
