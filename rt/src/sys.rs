@@ -415,3 +415,72 @@ mod tests {
         assert_eq!(close_range(10, 5, 0), Err(Errno::INVAL));
     }
 }
+
+// ---------------------------------------------------------------- memory
+
+const PAGE: usize = 4096;
+/// Lowest mapped page of the stack seen so far (0 = not measured yet).
+static STACK_LOW: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Is the page at `addr` mapped? (mincore answers ENOMEM if not.)
+fn mapped(addr: usize) -> bool {
+    let mut v = 0u8;
+    // SAFETY: mincore writes one byte per page of the range into `v`; the
+    // range is one page, so one byte. It does not touch the page itself.
+    unsafe { syscall(g::__NR_mincore, [addr, PAGE, &mut v as *mut u8 as usize, 0, 0, 0]).is_ok() }
+}
+
+/// The lowest address of the stack mapping below `top` (it only grows
+/// down, so the last answer is re-checked with one probe).
+fn stack_low(top: usize) -> usize {
+    use core::sync::atomic::Ordering::Relaxed;
+    let cached = STACK_LOW.load(Relaxed);
+    if cached != 0 && cached <= top && !mapped(cached.wrapping_sub(PAGE)) {
+        return cached;
+    }
+    // Binary search for the lowest mapped page under `top` (the stack is
+    // one contiguous mapping; below it lies the unmapped guard gap).
+    let mut lo = top.saturating_sub(8 << 20); // RLIMIT_STACK's usual 8 MiB
+    let mut hi = top;
+    if mapped(lo) {
+        hi = lo;
+    } else {
+        while hi - lo > PAGE {
+            let mid = (lo + (hi - lo) / 2) & !(PAGE - 1);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if mapped(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+    }
+    STACK_LOW.store(hi, Relaxed);
+    hi
+}
+
+/// Returns the stack pages more than `keep` bytes below the caller's frame
+/// to the kernel (MADV_DONTNEED): after a deep but rare call path (spawn,
+/// reload) its frames would otherwise stay resident for the process's life.
+/// They come back as zero pages when touched again. Usually two syscalls.
+/// (The kernel refuses a range that reaches below the mapping, so its exact
+/// lower end is found with mincore first.)
+#[inline(never)]
+pub fn trim_stack(keep: usize) {
+    let marker = 0u8;
+    let sp = core::ptr::addr_of!(marker) as usize;
+    let top = sp.saturating_sub(keep) & !(PAGE - 1);
+    let low = stack_low(top);
+    if low >= top {
+        return;
+    }
+    // SAFETY: [low, top) lies entirely below the current stack frame (with
+    // `keep` bytes of margin), where no live data exists: nothing refers to
+    // stack memory below the deepest active frame. MADV_DONTNEED on private
+    // anonymous memory only replaces those pages with zero pages.
+    unsafe {
+        let _ = syscall(g::__NR_madvise, [low, top - low, 4 /* MADV_DONTNEED */, 0, 0, 0]);
+    }
+}

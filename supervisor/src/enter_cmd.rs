@@ -64,7 +64,9 @@ pub fn pid_of(status: &[u8], name: &[u8]) -> Option<i32> {
     None
 }
 
-/// Runs the enter command; returns keel's exit status.
+/// Runs the enter command; returns keel's exit status. Not inlined: its
+/// buffers must not sit in every mode's stack frame.
+#[inline(never)]
 pub fn run() -> i32 {
     let mut argv: Vec<&'static [u8], { MAX_ARGS + 8 }> = Vec::new();
     for a in keel_rt::args::iter().skip(1) {

@@ -21,6 +21,7 @@ pub mod table;
 /// Exits when the table ends (unless `--stay`) or on TERM/INT after an
 /// orderly stop, with the worst container exit status (0 if all
 /// succeeded or were stopped on request).
+#[inline(never)]
 pub fn run_supervisor_mode() -> i32 {
     let opts = match run::options::parse(keel_rt::args::iter().skip(1)) {
         Ok(o) => o,
@@ -40,6 +41,7 @@ pub fn run_supervisor_mode() -> i32 {
 }
 
 /// Boot mode: pid 1 of a machine.
+#[inline(never)]
 pub fn run_boot_mode() -> i32 {
     keel_rt::error!("keel: boot mode is not built yet");
     70

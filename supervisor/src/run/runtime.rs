@@ -10,7 +10,9 @@ use crate::table::order::{bit, Set};
 use crate::table::state::Ending;
 use crate::table::status::Extra;
 use crate::table::{Action, Actions, Policy, Table, Then, MAX_CONTAINERS};
+use crate::table::slots::Slots;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicBool, Ordering};
 use heapless::Vec;
 use keel_rt::sys::{self as sys, SigSet};
 use keel_rt::{error, info, notice, warn, debug};
@@ -51,6 +53,8 @@ fn token(kind: u64, slot: usize) -> epoll::EventData {
 const LOG_PARTIAL_MAX: usize = 160;
 /// Most events taken from epoll per wake-up.
 const EVENTS_PER_WAIT: usize = 16;
+/// Stack kept resident below the event loop's frame when trimming.
+const STACK_KEEP: usize = 8 * 1024;
 /// Most table-action rounds per wake-up (bounded time per event).
 const MAX_ROUNDS: usize = 256;
 
@@ -67,12 +71,31 @@ struct Res {
     partial: Vec<u8, LOG_PARTIAL_MAX>,
 }
 
+/// The table and each slot's resources. It lives in a static so that it
+/// sits in .bss: only the pages of slots in use become resident.
+struct State {
+    table: Table,
+    res: Slots<Res, MAX_CONTAINERS>,
+    extra: [Extra; MAX_CONTAINERS],
+}
+
+static mut STATE: State = State { table: Table::new(), res: Slots::new(), extra: [Extra::ZERO; MAX_CONTAINERS] };
+static STATE_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The one mutable reference to STATE, or None if already taken.
+fn take_state() -> Option<&'static mut State> {
+    if STATE_TAKEN.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: keel has no threads, and STATE_TAKEN lets this reference be
+    // created once for the process's life: it is the only access to STATE.
+    Some(unsafe { &mut *core::ptr::addr_of_mut!(STATE) })
+}
+
 pub struct Runtime<'o> {
     opts: &'o Options<'o>,
     mode: Mode,
-    table: Table,
-    res: [Res; MAX_CONTAINERS],
-    extra: [Extra; MAX_CONTAINERS],
+    st: &'static mut State,
     epoll: OwnedFd,
     sigfd: OwnedFd,
     timer: OwnedFd,
@@ -91,7 +114,7 @@ pub fn run(mode: Mode, opts: &Options<'_>) -> (Ended, i32) {
     };
     rt.load_config();
     rt.main_loop();
-    let worst = rt.table.worst_status();
+    let worst = rt.st.table.worst_status();
     let ended = rt.ended.unwrap_or(Ended::TableEnded);
     rt.finish();
     (ended, worst)
@@ -104,6 +127,7 @@ fn owned(fd: i32) -> OwnedFd {
 }
 
 impl<'o> Runtime<'o> {
+    #[inline(never)]
     fn new(mode: Mode, opts: &'o Options<'o>) -> Result<Self, ()> {
         // Every signal arrives through the signalfd; children get an empty
         // mask back before exec.
@@ -145,12 +169,15 @@ impl<'o> Runtime<'o> {
                 None
             }
         };
+        let Some(st) = take_state() else {
+            error!("keel: the supervisor loop runs once per process");
+            return Err(());
+        };
+        st.table.dirty = true;
         Ok(Runtime {
             opts,
             mode,
-            table: Table::new(),
-            res: core::array::from_fn(|_| Res::default()),
-            extra: [Extra::default(); MAX_CONTAINERS],
+            st,
             epoll,
             sigfd,
             timer,
@@ -161,6 +188,7 @@ impl<'o> Runtime<'o> {
         })
     }
 
+    #[inline(never)]
     fn finish(mut self) {
         // Close every container fd before removing cgroups.
         for i in 0..MAX_CONTAINERS {
@@ -172,7 +200,7 @@ impl<'o> Runtime<'o> {
     }
 
     fn name(&self, i: usize) -> &[u8] {
-        self.table.get(i).map_or(&b"?"[..], |e| e.name.as_slice())
+        self.st.table.get(i).map_or(&b"?"[..], |e| e.name.as_slice())
     }
 
     // ------------------------------------------------------------ loop
@@ -181,14 +209,14 @@ impl<'o> Runtime<'o> {
         let mut events = [MaybeUninit::<epoll::Event>::uninit(); EVENTS_PER_WAIT];
         loop {
             self.drive();
-            if self.table.dirty {
-                self.table.dirty = false;
-                if let Err(e) = statusfile::write(self.opts.run_dir, &self.table, &self.extra, clock::now(), clock::real_now()) {
+            if self.st.table.dirty {
+                self.st.table.dirty = false;
+                if let Err(e) = statusfile::write(self.opts.run_dir, &self.st.table, &self.st.extra, clock::now(), clock::real_now()) {
                     warn!("keel: status file in ", self.opts.run_dir, ": ", e);
                 }
             }
-            if self.table.finished() {
-                if self.table.shutting_down() {
+            if self.st.table.finished() {
+                if self.st.table.shutting_down() {
                     return;
                 }
                 if !self.opts.stay {
@@ -197,6 +225,9 @@ impl<'o> Runtime<'o> {
                 }
             }
             self.arm_timer();
+            // Deep paths (spawn, reload) leave their frames resident: give
+            // them back before sleeping (the RSS budget of issue 2).
+            sys::trim_stack(STACK_KEEP);
             let n = match epoll::wait(&self.epoll, &mut events, None) {
                 Ok((ready, _)) => {
                     let mut toks: Vec<(u64, epoll::EventFlags), EVENTS_PER_WAIT> = Vec::new();
@@ -217,6 +248,7 @@ impl<'o> Runtime<'o> {
         }
     }
 
+    #[inline(never)]
     fn dispatch(&mut self, tok: u64, flags: epoll::EventFlags) {
         let slot = (tok & 0xffff_ffff) as usize;
         match tok >> 32 {
@@ -235,11 +267,12 @@ impl<'o> Runtime<'o> {
     }
 
     /// Runs the table's steps and carries out their actions until quiet.
+    #[inline(never)]
     fn drive(&mut self) {
         let mut q = Actions::new();
         for _ in 0..MAX_ROUNDS {
             if q.is_empty() {
-                self.table.step(clock::now(), &mut q);
+                self.st.table.step(clock::now(), &mut q);
                 if q.is_empty() {
                     return;
                 }
@@ -253,7 +286,7 @@ impl<'o> Runtime<'o> {
     }
 
     fn arm_timer(&mut self) {
-        let next = self.table.next_deadline();
+        let next = self.st.table.next_deadline();
         if next == self.armed {
             return;
         }
@@ -273,6 +306,7 @@ impl<'o> Runtime<'o> {
 
     // ------------------------------------------------------------ signals
 
+    #[inline(never)]
     fn on_signals(&mut self) {
         let mut buf = [0u8; 128 * 8];
         loop {
@@ -311,12 +345,13 @@ impl<'o> Runtime<'o> {
                 }
                 self.ended = Some(Ended::Requested(a));
                 let mut q = Actions::new();
-                self.table.start_shutdown(now, &mut q);
+                self.st.table.start_shutdown(now, &mut q);
                 self.execute_all(q);
             }
         }
     }
 
+    #[inline(never)]
     fn execute_all(&mut self, q: Actions) {
         let mut next = Actions::new();
         for a in q {
@@ -331,12 +366,13 @@ impl<'o> Runtime<'o> {
 
     // ------------------------------------------------------------ children
 
+    #[inline(never)]
     fn reap(&mut self) {
         loop {
             match rustix::process::wait(rustix::process::WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) => {
                     let pid = pid.as_raw_nonzero().get();
-                    match self.table.slot_of_pid(pid) {
+                    match self.st.table.slot_of_pid(pid) {
                         Some(i) => {
                             let ending = if let Some(code) = st.exit_status() {
                                 Ending::Code(code)
@@ -360,14 +396,15 @@ impl<'o> Runtime<'o> {
         }
     }
 
+    #[inline(never)]
     fn init_exited(&mut self, i: usize, ending: Ending) {
         // A failure report may still sit in the pipe: read it first.
-        if self.res.get(i).is_some_and(|r| r.report.is_some()) {
+        if self.st.res.get(i).is_some_and(|r| r.report.is_some()) {
             self.on_report(i);
         }
         self.drain_log(i, true);
         let now = clock::now();
-        let Some(r) = self.res.get_mut(i) else { return };
+        let Some(r) = self.st.res.get_mut(i) else { return };
         r.pidfd = None;
         let ending = if core::mem::take(&mut r.setup_failed) { Ending::SetupFailed } else { ending };
         let empty = match &r.events {
@@ -376,31 +413,32 @@ impl<'o> Runtime<'o> {
         };
         let mut q = Actions::new();
         if empty {
-            self.table.on_cgroup_empty(i, now, &mut q);
+            self.st.table.on_cgroup_empty(i, now, &mut q);
         }
-        self.table.on_exit(i, ending, now, &mut q);
-        let e = self.table.get(i).map(|e| e.state.name()).unwrap_or("gone");
+        self.st.table.on_exit(i, ending, now, &mut q);
+        let e = self.st.table.get(i).map(|e| e.state.name()).unwrap_or("gone");
         info!("keel: container ", self.name(i), ": exited with status ", ending.status(), " (", e, ")");
         self.execute_all(q);
     }
 
+    #[inline(never)]
     fn on_report(&mut self, i: usize) {
-        let Some(fd) = self.res.get(i).and_then(|r| r.report.as_ref()) else { return };
+        let Some(fd) = self.st.res.get(i).and_then(|r| r.report.as_ref()) else { return };
         match spawn::read_report(fd) {
             Outcome::Pending => {}
             Outcome::Execd => {
-                if let Some(r) = self.res.get_mut(i) {
+                if let Some(r) = self.st.res.get_mut(i) {
                     r.report = None;
                 }
-                let pid = self.table.get(i).map_or(0, |e| e.pid);
-                if let Some(x) = self.extra.get_mut(i) {
+                let pid = self.st.table.get(i).map_or(0, |e| e.pid);
+                if let Some(x) = self.st.extra.get_mut(i) {
                     x.ns = spawn::ns_inodes(pid);
                 }
-                self.table.on_execd(i, clock::now());
+                self.st.table.on_execd(i, clock::now());
                 info!("keel: container ", self.name(i), ": running, pid ", pid);
             }
             Outcome::Failed(f) => {
-                if let Some(r) = self.res.get_mut(i) {
+                if let Some(r) = self.st.res.get_mut(i) {
                     r.report = None;
                     r.setup_failed = true;
                 }
@@ -412,6 +450,7 @@ impl<'o> Runtime<'o> {
     }
 
     /// Calls `f` with the container's freshly parsed spec (or none).
+    #[inline(never)]
     fn with_spec(&self, i: usize, f: impl FnOnce(&[u8], Option<&Spec<'_>>)) {
         let name = self.name(i);
         let mut buf = SpecBuf::new();
@@ -429,9 +468,10 @@ impl<'o> Runtime<'o> {
 
     /// Reads what the container wrote and logs it line by line, prefixed
     /// with its name. At end of file the pipe is closed.
+    #[inline(never)]
     fn drain_log(&mut self, i: usize, closing: bool) {
         let name: Vec<u8, 64> = Vec::from_slice(self.name(i)).unwrap_or_default();
-        let Some(r) = self.res.get_mut(i) else { return };
+        let Some(r) = self.st.res.get_mut(i) else { return };
         let Some(fd) = r.log.as_ref() else { return };
         let mut buf = [0u8; 1024];
         let mut eof = false;
@@ -472,8 +512,9 @@ impl<'o> Runtime<'o> {
         }
     }
 
+    #[inline(never)]
     fn on_ready(&mut self, i: usize) {
-        let Some(r) = self.res.get_mut(i) else { return };
+        let Some(r) = self.st.res.get_mut(i) else { return };
         let Some(fd) = r.ready.as_ref() else { return };
         let mut b = [0u8; 64];
         let got = match rustix::io::read(fd, &mut b) {
@@ -483,7 +524,7 @@ impl<'o> Runtime<'o> {
         match got {
             Some(true) => {
                 r.ready = None;
-                self.table.on_ready(i);
+                self.st.table.on_ready(i);
                 info!("keel: container ", self.name(i), ": ready");
             }
             Some(false) => {}
@@ -491,22 +532,24 @@ impl<'o> Runtime<'o> {
         }
     }
 
+    #[inline(never)]
     fn on_events(&mut self, i: usize) {
-        let Some(ev) = self.res.get(i).and_then(|r| r.events.as_ref()) else { return };
+        let Some(ev) = self.st.res.get(i).and_then(|r| r.events.as_ref()) else { return };
         if let Ok(false) = crate::cgroup::populated(ev) {
             let mut q = Actions::new();
-            self.table.on_cgroup_empty(i, clock::now(), &mut q);
+            self.st.table.on_cgroup_empty(i, clock::now(), &mut q);
             self.execute_all(q);
         }
     }
 
     // ------------------------------------------------------------ actions
 
+    #[inline(never)]
     fn execute(&mut self, a: Action, q: &mut Actions) {
         match a {
             Action::Spawn(i) => self.spawn(i, q),
             Action::Signal(i, sig) => {
-                if let Some(fd) = self.res.get(i).and_then(|r| r.pidfd.as_ref()) {
+                if let Some(fd) = self.st.res.get(i).and_then(|r| r.pidfd.as_ref()) {
                     debug!("keel: container ", self.name(i), ": sending signal ", sig);
                     if let Err(e) = spawn::signal(fd, sig) {
                         if e != Errno::SRCH {
@@ -518,7 +561,7 @@ impl<'o> Runtime<'o> {
             Action::Kill(i) => self.kill(i),
             Action::Release(i) => self.release(i),
             Action::LogFailed(i) => {
-                let Some(e) = self.table.get(i) else { return };
+                let Some(e) = self.st.table.get(i) else { return };
                 match e.last {
                     Some(end) => error!("keel: container ", &e.name[..], ": failed: ", e.reason, " (exit status ", end.status(), ")"),
                     None => error!("keel: container ", &e.name[..], ": failed: ", e.reason),
@@ -527,26 +570,26 @@ impl<'o> Runtime<'o> {
         }
     }
 
+    #[inline(never)]
     fn kill(&mut self, i: usize) {
         let name: Vec<u8, 64> = Vec::from_slice(self.name(i)).unwrap_or_default();
-        if let (Some(cg), true) = (&self.cgroup, self.res.get(i).is_some_and(|r| r.cgroup.is_some())) {
+        if let (Some(cg), true) = (&self.cgroup, self.st.res.get(i).is_some_and(|r| r.cgroup.is_some())) {
             if let Err(e) = cg.kill(&name) {
                 let mut l = keel_rt::Line::new();
                 e.render(&mut l);
                 warn!("keel: container ", &name[..], ": ", l);
             }
         }
-        if let Some(fd) = self.res.get(i).and_then(|r| r.pidfd.as_ref()) {
+        if let Some(fd) = self.st.res.get(i).and_then(|r| r.pidfd.as_ref()) {
             let _ = spawn::signal(fd, signals::SIGKILL);
         }
     }
 
+    #[inline(never)]
     fn release(&mut self, i: usize) {
-        let had_cgroup = self.res.get(i).is_some_and(|r| r.cgroup.is_some());
-        if let Some(r) = self.res.get_mut(i) {
-            *r = Res::default();
-        }
-        if let Some(x) = self.extra.get_mut(i) {
+        let had_cgroup = self.st.res.get(i).is_some_and(|r| r.cgroup.is_some());
+        drop(self.st.res.take(i));
+        if let Some(x) = self.st.extra.get_mut(i) {
             *x = Extra::default();
         }
         if had_cgroup {
@@ -557,6 +600,7 @@ impl<'o> Runtime<'o> {
         }
     }
 
+    #[inline(never)]
     fn spawn(&mut self, i: usize, q: &mut Actions) {
         let now = clock::now();
         let name: Vec<u8, 64> = Vec::from_slice(self.name(i)).unwrap_or_default();
@@ -564,7 +608,7 @@ impl<'o> Runtime<'o> {
         let Some(dir) = &self.config_dir else { return };
         if let Err(e) = config::read(dir, &name, &mut buf) {
             error!("keel: container ", &name[..], ": reading its spec: ", e);
-            self.table.fail(i, "spec file unreadable", now, q);
+            self.st.table.fail(i, "spec file unreadable", now, q);
             return;
         }
         let spec = match spec::parse(&mut buf) {
@@ -573,7 +617,7 @@ impl<'o> Runtime<'o> {
                 let mut l = keel_rt::Line::new();
                 pe.render(&name, &mut l);
                 error!("keel: spec ", l);
-                self.table.fail(i, "invalid spec", now, q);
+                self.st.table.fail(i, "invalid spec", now, q);
                 return;
             }
         };
@@ -587,7 +631,7 @@ impl<'o> Runtime<'o> {
                     let mut l = keel_rt::Line::new();
                     e.render(&mut l);
                     error!("keel: container ", &name[..], ": ", l);
-                    self.table.fail(i, "cgroup set-up failed", now, q);
+                    self.st.table.fail(i, "cgroup set-up failed", now, q);
                     return;
                 }
             }
@@ -597,9 +641,10 @@ impl<'o> Runtime<'o> {
         for k in NsKind::ALL {
             if let NsMode::Share(owner) = spec.ns.get(k) {
                 let fd = self
+                    .st
                     .table
                     .slot_of(owner.to_bytes())
-                    .and_then(|j| self.res.get(j))
+                    .and_then(|j| self.st.res.get(j))
                     .and_then(|r| r.pidfd.as_ref())
                     .map(|fd| fd.as_fd());
                 match fd {
@@ -610,7 +655,7 @@ impl<'o> Runtime<'o> {
                     }
                     None => {
                         error!("keel: container ", &name[..], ": ns ", k.name(), ": container ", owner, " is not running");
-                        self.table.fail(i, "namespace owner not running", now, q);
+                        self.st.table.fail(i, "namespace owner not running", now, q);
                         return;
                     }
                 }
@@ -636,7 +681,7 @@ impl<'o> Runtime<'o> {
                 Ok(fd) => out_fd = Some(fd),
                 Err(e) => {
                     error!("keel: container ", &name[..], ": stdio file ", path, ": ", e);
-                    self.table.fail(i, "stdio file cannot be opened", now, q);
+                    self.st.table.fail(i, "stdio file cannot be opened", now, q);
                     return;
                 }
             },
@@ -682,7 +727,10 @@ impl<'o> Runtime<'o> {
         match spawned {
             Ok(s) => {
                 let pid = s.pid;
-                let r = self.res.get_mut(i);
+                if !self.st.res.is_set(i) {
+                    let _ = self.st.res.set(i, Res::default());
+                }
+                let r = self.st.res.get_mut(i);
                 let Some(r) = r else { return };
                 let ok = epoll::add(&self.epoll, &s.report, token(K_REPORT, i), epoll::EventFlags::IN).is_ok();
                 if !ok {
@@ -709,11 +757,11 @@ impl<'o> Runtime<'o> {
                     r.cgroup = Some(fd);
                 }
                 let no_cgroup = r.events.is_none();
-                self.table.on_spawned(i, pid, now);
+                self.st.table.on_spawned(i, pid, now);
                 if no_cgroup {
                     // Without cgroup.events the init's exit ends the container.
                     let mut none = Actions::new();
-                    self.table.on_cgroup_empty(i, now, &mut none);
+                    self.st.table.on_cgroup_empty(i, now, &mut none);
                 }
                 debug!("keel: container ", &name[..], ": spawned pid ", pid);
             }
@@ -721,10 +769,8 @@ impl<'o> Runtime<'o> {
                 let mut l = keel_rt::Line::new();
                 f.render(&name, Some(&spec), &mut l);
                 error!(l);
-                if let Some(r) = self.res.get_mut(i) {
-                    r.cgroup = cgroup_fd;
-                }
-                self.table.on_spawn_error(i, now, q);
+                let _ = self.st.res.set(i, Res { cgroup: cgroup_fd, ..Res::default() });
+                self.st.table.on_spawn_error(i, now, q);
             }
         }
     }
@@ -732,6 +778,7 @@ impl<'o> Runtime<'o> {
     // ------------------------------------------------------------ config
 
     /// Reads the config directory and reconciles the table with it.
+    #[inline(never)]
     fn load_config(&mut self) {
         let now = clock::now();
         let mut q = Actions::new();
@@ -748,12 +795,12 @@ impl<'o> Runtime<'o> {
                 " spec files beyond the limit of ", MAX_CONTAINERS, " containers are ignored");
         }
         // Removed files.
-        let present: Vec<usize, MAX_CONTAINERS> = self.table.iter().map(|(i, _)| i).collect();
+        let present: Vec<usize, MAX_CONTAINERS> = self.st.table.iter().map(|(i, _)| i).collect();
         for i in present {
-            let gone = self.table.get(i).is_some_and(|e| !listing.names.iter().any(|n| n == &e.name));
+            let gone = self.st.table.get(i).is_some_and(|e| !listing.names.iter().any(|n| n == &e.name));
             if gone {
                 info!("keel: container ", self.name(i), ": spec removed, stopping");
-                self.table.request_stop(i, Then::Remove, now, &mut q);
+                self.st.table.request_stop(i, Then::Remove, now, &mut q);
             }
         }
         // New and changed files.
@@ -768,58 +815,59 @@ impl<'o> Runtime<'o> {
                     0
                 }
             };
-            match self.table.slot_of(name) {
-                None => match self.table.add(name, h, now) {
+            match self.st.table.slot_of(name) {
+                None => match self.st.table.add(name, h, now) {
                     Some(_) => {}
                     None => error!("keel: container ", &name[..], ": the table is full (", MAX_CONTAINERS, ")"),
                 },
                 Some(i) => {
-                    if self.table.get(i).is_some_and(|e| e.hash != h) {
+                    if self.st.table.get(i).is_some_and(|e| e.hash != h) {
                         let valid = read.is_ok() && spec::parse(&mut buf).is_ok();
-                        let live = self.table.get(i).is_some_and(|e| e.state.is_live());
+                        let live = self.st.table.get(i).is_some_and(|e| e.state.is_live());
                         if !valid && live {
                             error!("keel: container ", &name[..], ": its new spec is invalid; the running one is kept");
                             continue;
                         }
-                        if let Some(e) = self.table.get_mut(i) {
+                        if let Some(e) = self.st.table.get_mut(i) {
                             e.hash = h;
                         }
                         info!("keel: container ", &name[..], ": spec changed, restarting");
-                        self.table.request_stop(i, Then::Restart, now, &mut q);
+                        self.st.table.request_stop(i, Then::Restart, now, &mut q);
                     }
                 }
             }
         }
         // Links and policies, now that every name has a slot.
-        let slots: Vec<usize, MAX_CONTAINERS> = self.table.iter().map(|(i, _)| i).collect();
+        let slots: Vec<usize, MAX_CONTAINERS> = self.st.table.iter().map(|(i, _)| i).collect();
         for i in slots {
             self.link(i, now, &mut q);
         }
-        self.table.fail_cycles(now, &mut q);
-        self.table.dirty = true;
+        self.st.table.fail_cycles(now, &mut q);
+        self.st.table.dirty = true;
         self.execute_all(q);
     }
 
     /// Parses container i's spec for its policy and links.
+    #[inline(never)]
     fn link(&mut self, i: usize, now: u64, q: &mut Actions) {
         let name: Vec<u8, 64> = Vec::from_slice(self.name(i)).unwrap_or_default();
         let mut buf = SpecBuf::new();
         let Some(dir) = &self.config_dir else { return };
         if let Err(e) = config::read(dir, &name, &mut buf) {
             error!("keel: spec ", &name[..], ": ", e);
-            self.table.fail(i, "spec file unreadable", now, q);
+            self.st.table.fail(i, "spec file unreadable", now, q);
             return;
         }
         let spec = match spec::parse(&mut buf) {
             Ok(s) => s,
             Err(pe) => {
-                if self.table.get(i).is_some_and(|e| e.state.is_live()) {
+                if self.st.table.get(i).is_some_and(|e| e.state.is_live()) {
                     return;
                 }
                 let mut l = keel_rt::Line::new();
                 pe.render(&name, &mut l);
                 error!("keel: spec ", l);
-                self.table.fail(i, "invalid spec", now, q);
+                self.st.table.fail(i, "invalid spec", now, q);
                 return;
             }
         };
@@ -832,11 +880,11 @@ impl<'o> Runtime<'o> {
         };
         let mut after: Set = 0;
         for a in spec.after.iter() {
-            match self.table.slot_of(a.to_bytes()) {
+            match self.st.table.slot_of(a.to_bytes()) {
                 Some(j) => after |= bit(j),
                 None => {
                     error!("keel: container ", &name[..], ": after: no container named ", *a);
-                    self.table.fail(i, "unknown dependency", now, q);
+                    self.st.table.fail(i, "unknown dependency", now, q);
                     return;
                 }
             }
@@ -844,17 +892,17 @@ impl<'o> Runtime<'o> {
         let mut shares: Set = 0;
         for k in NsKind::ALL {
             if let NsMode::Share(owner) = spec.ns.get(k) {
-                match self.table.slot_of(owner.to_bytes()) {
+                match self.st.table.slot_of(owner.to_bytes()) {
                     Some(j) if j != i => shares |= bit(j),
                     _ => {
                         error!("keel: container ", &name[..], ": ns ", k.name(), " share: no other container named ", owner);
-                        self.table.fail(i, "unknown namespace owner", now, q);
+                        self.st.table.fail(i, "unknown namespace owner", now, q);
                         return;
                     }
                 }
             }
         }
-        self.table.set_links(i, policy, after, shares);
+        self.st.table.set_links(i, policy, after, shares);
     }
 }
 
@@ -871,5 +919,18 @@ fn fault_step() -> Option<u16> {
     #[cfg(not(feature = "fault-inject"))]
     {
         None
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        eprintln!("Runtime {} State {} Entry {} Res {} Extra {} Cgroup2 {} SpecBuf {} Spec {} Line {}",
+            core::mem::size_of::<super::Runtime<'static>>(), core::mem::size_of::<super::State>(),
+            core::mem::size_of::<crate::table::Entry>(), core::mem::size_of::<super::Res>(),
+            core::mem::size_of::<crate::table::status::Extra>(), core::mem::size_of::<crate::cgroup::Cgroup2>(),
+            core::mem::size_of::<crate::spec::SpecBuf>(), core::mem::size_of::<crate::spec::Spec<'static>>(),
+            core::mem::size_of::<keel_rt::Line>());
     }
 }

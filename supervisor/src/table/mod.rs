@@ -7,6 +7,7 @@
 //! with a fake clock.
 
 pub mod order;
+pub mod slots;
 pub mod state;
 pub mod status;
 
@@ -137,7 +138,7 @@ fn push(out: &mut Actions, a: Action) {
 }
 
 pub struct Table {
-    slots: [Option<Entry>; MAX_CONTAINERS],
+    slots: slots::Slots<Entry, MAX_CONTAINERS>,
     shutting_down: bool,
     /// Set when anything visible changed (the status file is rewritten).
     pub dirty: bool,
@@ -151,21 +152,22 @@ impl Default for Table {
 
 impl Table {
     pub const fn new() -> Self {
-        const NONE: Option<Entry> = None;
-        Table { slots: [NONE; MAX_CONTAINERS], shutting_down: false, dirty: true }
+        // All zero bits when empty, so a static Table lives in .bss; the
+        // runtime marks it dirty once it starts.
+        Table { slots: slots::Slots::new(), shutting_down: false, dirty: false }
     }
 
     pub fn get(&self, i: usize) -> Option<&Entry> {
-        self.slots.get(i).and_then(Option::as_ref)
+        self.slots.get(i)
     }
 
     pub fn get_mut(&mut self, i: usize) -> Option<&mut Entry> {
-        self.slots.get_mut(i).and_then(Option::as_mut)
+        self.slots.get_mut(i)
     }
 
     /// Occupied slots with their entries.
     pub fn iter(&self) -> impl Iterator<Item = (usize, &Entry)> {
-        self.slots.iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i, e)))
+        self.slots.iter()
     }
 
     pub fn slot_of(&self, name: &[u8]) -> Option<usize> {
@@ -203,12 +205,10 @@ impl Table {
 
     /// Adds a container; `None` when the table is full or the name too long.
     pub fn add(&mut self, name: &[u8], hash: u64, now: u64) -> Option<usize> {
-        let i = self.slots.iter().position(Option::is_none)?;
+        let i = self.slots.free()?;
         let mut e = Entry::new(name, hash)?;
         e.changed_at = now;
-        if let Some(s) = self.slots.get_mut(i) {
-            *s = Some(e);
-        }
+        self.slots.set(i, e).ok()?;
         self.dirty = true;
         Some(i)
     }
@@ -376,9 +376,7 @@ impl Table {
             match then {
                 Then::Remove => {
                     push(out, Action::Release(i));
-                    if let Some(s) = self.slots.get_mut(i) {
-                        *s = None;
-                    }
+                    self.slots.take(i);
                     self.dirty = true;
                 }
                 Then::Restart if !shutting_down => {
@@ -434,9 +432,7 @@ impl Table {
         match then {
             Then::Remove => {
                 push(out, Action::Release(i));
-                if let Some(s) = self.slots.get_mut(i) {
-                    *s = None;
-                }
+                self.slots.take(i);
                 self.dirty = true;
             }
             Then::Restart => {

@@ -25,6 +25,10 @@ pub struct Extra {
     pub ns: [u64; 8],
 }
 
+impl Extra {
+    pub const ZERO: Extra = Extra { ns: [0; 8] };
+}
+
 /// The status file's key for a namespace kind.
 pub fn ns_key(k: NsKind) -> &'static str {
     match k {
