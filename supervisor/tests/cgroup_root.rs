@@ -1,7 +1,8 @@
 //! keel's cgroup2 layer against the real kernel, as root.
 //!
-//! `Cgroup2::setup` moves the *calling process* into its leaf, so every test
-//! that calls it runs its body in a fresh copy of this test binary (one
+//! `Cgroup2` may move the *calling process* into its leaf (delegation, on
+//! the first limit whose controller the table lacks), so every test that
+//! uses it runs its body in a fresh copy of this test binary (one
 //! process per test, `--exact`, selected by KEEL_CG_CHILD): the harness's
 //! own process is never moved, and each copy has its own pid, hence its own
 //! `keel-<pid>` table — the tests run in parallel without colliding.
@@ -192,16 +193,28 @@ fn supervisor_mode_setup_and_teardown() {
     let table = format!("{}/keel-{pid}", join(&mount, &before));
     assert_eq!(s(cg.path()), table);
     assert_eq!(s(cg.mount_point()), mount);
-    // Every thread of this process is in the leaf now.
-    let leaf_rel = format!("{}/keel-{pid}/keel", before.trim_end_matches('/'));
-    for t in std::fs::read_dir("/proc/self/task").unwrap() {
-        let tid = t.unwrap().file_name().into_string().unwrap();
-        assert_eq!(cgroup_of(&format!("self/task/{tid}")), leaf_rel);
+    // Setting up does not move keel (a migration costs an RCU grace period).
+    assert_eq!(cgroup_of("self"), before);
+    // A limit whose controller the table lacks makes keel delegate: it
+    // moves (every thread) into its leaf so its own cgroup may hand
+    // controllers down. On this host memory is not in cgroup2 at all, so
+    // the limit still fails — after the move.
+    let _c = ok(cg.create(b"wants-memory"));
+    let table_has_memory = std::fs::read_to_string(format!("{table}/cgroup.controllers")).unwrap().contains("memory");
+    let r = cg.apply_limits(b"wants-memory", &CgroupLimits { memory_max: Some(1 << 30), ..Default::default() });
+    if !table_has_memory {
+        let leaf_rel = format!("{}/keel-{pid}/keel", before.trim_end_matches('/'));
+        for t in std::fs::read_dir("/proc/self/task").unwrap() {
+            let tid = t.unwrap().file_name().into_string().unwrap();
+            assert_eq!(cgroup_of(&format!("self/task/{tid}")), leaf_rel);
+        }
+        let mut pids = [0i32; 8];
+        let n = ok(cg.leaf_procs(&mut pids));
+        assert_eq!(&pids[..n], &[pid as i32]);
+        let has_memory_anywhere = std::fs::read_to_string(format!("{mount}/cgroup.controllers")).unwrap().contains("memory");
+        assert_eq!(r.is_ok(), has_memory_anywhere, "{:?}", r.err().map(|e| s(e.as_bytes())));
     }
-    assert!(Path::new(&format!("{table}/keel")).is_dir());
-    let mut pids = [0i32; 8];
-    let n = ok(cg.leaf_procs(&mut pids));
-    assert_eq!(&pids[..n], &[pid as i32]);
+    ok(cg.remove(b"wants-memory"));
     // Every controller the table may have is enabled for its children.
     let have = std::fs::read_to_string(format!("{table}/cgroup.controllers")).unwrap();
     let enabled = std::fs::read_to_string(format!("{table}/cgroup.subtree_control")).unwrap();
@@ -488,15 +501,15 @@ fn boot_mode_in_a_cgroup_namespace() {
             });
         }
         let out = cmd.output().unwrap();
-        // Clean up before judging (boot mode's teardown leaves its leaf).
+        // Clean up before judging.
         let _ = std::fs::remove_dir(format!("{base}/ctr"));
-        let leftover_leaf = std::fs::remove_dir(format!("{base}/keel"));
+        let leaf = std::fs::remove_dir(format!("{base}/keel"));
         let _ = std::fs::remove_dir(&base);
         let _ = std::fs::remove_dir(&mnt);
         let (o, e) = (s(&out.stdout), s(&out.stderr));
         assert!(out.status.success(), "child failed: {}\n{o}\n{e}", out.status);
         assert!(o.contains("1 passed"), "child ran no test:\n{o}\n{e}");
-        assert!(leftover_leaf.is_ok(), "boot mode made the leaf {base}/keel");
+        assert!(leaf.is_err(), "boot mode stays in the root: no leaf {base}/keel");
         assert!(!Path::new(&base).exists(), "{base} left behind");
         return;
     }
@@ -508,7 +521,9 @@ fn boot_mode_in_a_cgroup_namespace() {
     announce(&cg);
     assert_eq!(s(cg.path()), mnt);
     assert_eq!(s(cg.mount_point()), mnt);
-    assert_eq!(cgroup_of("self"), "/keel");
+    // The root cgroup may hold processes and hand controllers down: boot
+    // mode never moves keel.
+    assert_eq!(cgroup_of("self"), "/");
     let dir = ok(cg.create(b"ctr"));
     let k = sleep_in(&dir);
     assert_eq!(cgroup_of(&k.to_string()), "/ctr");
@@ -518,8 +533,8 @@ fn boot_mode_in_a_cgroup_namespace() {
     ok(cg.remove(b"ctr"));
     // A second setup (keel re-executed in boot mode) finds itself in place.
     let again = ok(Cgroup2::setup(true));
-    assert_eq!(cgroup_of("self"), "/keel");
+    assert_eq!(cgroup_of("self"), "/");
     again.teardown(); // boot mode: nothing to undo
     cg.teardown();
-    assert_eq!(cgroup_of("self"), "/keel");
+    assert_eq!(cgroup_of("self"), "/");
 }

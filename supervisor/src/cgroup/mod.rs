@@ -294,16 +294,25 @@ pub struct Cgroup2 {
     /// `table_name`; teardown moves keel back there.
     origin: Option<OwnedFd>,
     table_name: CBuf<48>,
+    /// keel has moved itself into `<table>/keel` (see [`Cgroup2::delegate`]).
+    in_leaf: core::cell::Cell<bool>,
 }
 
 impl Cgroup2 {
-    /// Sets up the table and moves the calling process into its leaf
-    /// `keel` (every thread of it). Boot mode: the table is the cgroup2
-    /// mount itself. Supervisor mode: a new `keel-<pid>` below the cgroup
-    /// keel runs in (an unpopulated leftover of that name, from a keel that
-    /// died, is reused). Then every controller listed in the table's
-    /// `cgroup.controllers` is enabled in its `cgroup.subtree_control`, one
-    /// by one; a refusal is logged, not fatal.
+    /// Sets up the table. Boot mode: the table is the cgroup2 mount itself.
+    /// Supervisor mode: a new `keel-<pid>` below the cgroup keel runs in (an
+    /// unpopulated leftover of that name, from a keel that died, is reused).
+    /// Then every controller listed in the table's `cgroup.controllers` is
+    /// enabled in its `cgroup.subtree_control`, one by one; a refusal is
+    /// logged, not fatal.
+    ///
+    /// keel does not move itself here: moving a running process between
+    /// cgroups takes the cgroup threadgroup lock for writing, an RCU grace
+    /// period (14 ms measured on these machines, twice: in and back out).
+    /// It is only needed to free keel's own cgroup for delegation, so it is
+    /// done the first time a container asks for a controller the table
+    /// lacks ([`Cgroup2::delegate`]). The root cgroup (boot mode) is exempt
+    /// from the no-internal-process rule and never needs it.
     pub fn setup(mode_boot: bool) -> Result<Cgroup2, Error> {
         let mut buf = [0u8; 4096];
 
@@ -411,13 +420,9 @@ impl Cgroup2 {
         if path.overflowed() {
             return Err(Error::sys(Errno::NAMETOOLONG, "table", &[point.as_bytes(), rel.as_bytes()], ""));
         }
-        let cg = Cgroup2 { path, mount_len, mount, table, origin, table_name };
+        let cg = Cgroup2 { path, mount_len, mount, table, origin, table_name, in_leaf: core::cell::Cell::new(false) };
 
-        // 4. keel into its leaf, then the controllers.
-        if let Err(e) = cg.enter_leaf() {
-            cg.teardown();
-            return Err(e);
-        }
+        // 4. The controllers keel's cgroup already hands down.
         cg.enable_controllers(&mut buf);
         Ok(cg)
     }
@@ -472,6 +477,39 @@ impl Cgroup2 {
             &[origin_path.as_bytes(), id_buf.as_bytes()],
             if last == Errno::EXIST { "every candidate name is in use by a live cgroup" } else { "" },
         ))
+    }
+
+    /// Delegation, the first time a limit needs a controller the table
+    /// lacks (supervisor mode): keel leaves its own cgroup for the leaf
+    /// `<table>/keel` so that its own cgroup may enable controllers in its
+    /// `cgroup.subtree_control` (the no-internal-process rule), enables
+    /// there every controller it has, then in the table. Refusals (other
+    /// processes still in keel's cgroup: EBUSY) are logged; the caller then
+    /// reports the controller as missing.
+    fn delegate(&self) {
+        let Some(origin) = &self.origin else { return };
+        if self.in_leaf.get() {
+            return;
+        }
+        if let Err(e) = self.enter_leaf() {
+            keel_rt::warn!("keel: ", e);
+            return;
+        }
+        self.in_leaf.set(true);
+        let mut buf = [0u8; 512];
+        let n = read_at(origin, c"cgroup.controllers", &mut buf).unwrap_or(0);
+        let list = buf.get(..n).unwrap_or(&[]);
+        for c in iface::controllers(list) {
+            let mut w = CBuf::<64>::from(b"+");
+            w.push(c);
+            if w.overflowed() {
+                continue;
+            }
+            if let Err(e) = write_at(origin, c"cgroup.subtree_control", w.as_bytes()) {
+                keel_rt::warn!("keel: cgroup: enabling ", c, " for keel's table: ", e);
+            }
+        }
+        self.enable_controllers(&mut buf);
     }
 
     fn enter_leaf(&self) -> Result<(), Error> {
@@ -631,7 +669,12 @@ impl Cgroup2 {
             .as_cstr()
             .and_then(|c| read_at(&self.table, c, &mut buf))
             .map_err(|e| Error::sys(e, "read", &[self.path.as_bytes(), b"/", r.as_bytes()], ""))?;
-        let have = buf.get(..n).unwrap_or(&[]);
+        let mut have = buf.get(..n).unwrap_or(&[]);
+        if writes.iter().any(|w| !iface::listed(have, w.controller.as_bytes())) && !self.in_leaf.get() && self.origin.is_some() {
+            self.delegate();
+            let n = r.as_cstr().and_then(|c| read_at(&self.table, c, &mut buf)).unwrap_or(0);
+            have = buf.get(..n).unwrap_or(&[]);
+        }
         for w in writes.iter() {
             if !iface::listed(have, w.controller.as_bytes()) {
                 return Err(self.missing_controller(w));
@@ -839,8 +882,10 @@ impl Cgroup2 {
         let Some(origin) = &self.origin else { return };
         let origin_path =
             self.path.as_bytes().get(..self.path.len().saturating_sub(self.table_name.len() + 1)).unwrap_or(&[]);
-        if let Err(e) = write_at(origin, c"cgroup.procs", b"0") {
-            keel_rt::warn!("keel: cgroup move keel back to ", origin_path, ": ", e);
+        if self.in_leaf.get() {
+            if let Err(e) = write_at(origin, c"cgroup.procs", b"0") {
+                keel_rt::warn!("keel: cgroup move keel back to ", origin_path, ": ", e);
+            }
         }
         let c = CBuf::<80>::from(self.table_name.as_bytes());
         if let Err(e) = Self::remove_tree_impl(origin, origin_path, &c) {

@@ -35,6 +35,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
+    #[inline(never)]
     pub fn new(line: u32, msg: &'static str, token: &[u8]) -> Self {
         let mut t = heapless::Vec::new();
         for &b in token.iter().take(ERROR_TOKEN_MAX) {
@@ -229,6 +230,7 @@ impl Default for St<'_> {
 
 /// Error helpers over one line's tokens.
 impl<'a> Toks<'a> {
+    #[inline(never)]
     fn err(&self, msg: &'static str, token: &[u8]) -> ParseError {
         ParseError::new(self.line, msg, token)
     }

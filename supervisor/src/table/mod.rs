@@ -17,8 +17,8 @@ use state::{AfterExit, Budget, Ending, State};
 
 use crate::spec::{Restart, NAME_MAX};
 
-/// Most containers one keel supervises (a u64 bit mask per dependency set).
-pub const MAX_CONTAINERS: usize = 64;
+/// Most containers one keel supervises (a u128 bit mask per dependency set).
+pub const MAX_CONTAINERS: usize = 128;
 /// Most actions one event can produce (every container twice, and some).
 pub const MAX_ACTIONS: usize = 2 * MAX_CONTAINERS + 8;
 
@@ -240,7 +240,7 @@ impl Table {
 
     /// Fails every container on a dependency cycle.
     pub fn fail_cycles(&mut self, now: u64, out: &mut Actions) {
-        let mut after = [0u64; MAX_CONTAINERS];
+        let mut after: [Set; MAX_CONTAINERS] = [0; MAX_CONTAINERS];
         for (i, e) in self.iter() {
             if let Some(a) = after.get_mut(i) {
                 *a = e.after;
@@ -254,7 +254,7 @@ impl Table {
     }
 
     fn after_sets(&self) -> [Set; MAX_CONTAINERS] {
-        let mut a = [0u64; MAX_CONTAINERS];
+        let mut a: [Set; MAX_CONTAINERS] = [0; MAX_CONTAINERS];
         for (i, e) in self.iter() {
             if let Some(x) = a.get_mut(i) {
                 *x = e.after;
@@ -264,7 +264,7 @@ impl Table {
     }
 
     fn share_sets(&self) -> [Set; MAX_CONTAINERS] {
-        let mut a = [0u64; MAX_CONTAINERS];
+        let mut a: [Set; MAX_CONTAINERS] = [0; MAX_CONTAINERS];
         for (i, e) in self.iter() {
             if let Some(x) = a.get_mut(i) {
                 *x = e.shares;
@@ -558,6 +558,46 @@ impl Table {
     /// Nothing runs and nothing will start by itself.
     pub fn finished(&self) -> bool {
         self.iter().all(|(_, e)| e.state.is_final())
+    }
+
+    /// At least one container runs and none is waiting, starting, in
+    /// backoff or stopping (boot mode's "all containers running" line).
+    pub fn all_running(&self) -> bool {
+        self.iter().any(|(_, e)| e.state == State::Running)
+            && self.iter().all(|(_, e)| matches!(e.state, State::Running | State::Exited | State::Failed | State::Stopped))
+    }
+
+    /// Resume (boot mode's re-exec after a fault): container i's init
+    /// `pid` survived and is taken back as running. Its readiness pipe was
+    /// lost with the old process, so it counts as ready.
+    pub fn adopt(&mut self, i: usize, pid: i32, cg_populated: bool, restarts: u32, now: u64) {
+        if let Some(e) = self.get_mut(i) {
+            e.pid = pid;
+            e.init_alive = true;
+            e.cg_populated = cg_populated;
+            e.ready = true;
+            e.started_at = now;
+            e.deadline = None;
+            e.last = None;
+            e.reason = "";
+            e.restarts = restarts;
+        }
+        self.set_state(i, State::Running, now);
+    }
+
+    /// Resume: container i had ended for good (exited, failed, stopped)
+    /// before keel re-executed itself; it stays so, with its exit status.
+    pub fn restore_ended(&mut self, i: usize, state: State, exit: Option<i32>, restarts: u32, now: u64) {
+        if !state.is_final() {
+            return;
+        }
+        if let Some(e) = self.get_mut(i) {
+            e.last = exit.map(Ending::Code);
+            e.restarts = restarts;
+            e.deadline = None;
+            e.reason = if state == State::Failed { "failed before keel resumed" } else { "" };
+        }
+        self.set_state(i, state, now);
     }
 
     /// The worst exit status among the containers (0 if all succeeded):

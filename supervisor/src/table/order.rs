@@ -1,16 +1,19 @@
 //! Ordering between containers as pure set logic: `after` dependencies
 //! (sharing a namespace implies one), cycles, when a dependency counts as
 //! met, and the reverse order for stopping. A set of containers is a `Set`
-//! bit mask over table slots (MAX_CONTAINERS = 64 fits one u64).
+//! bit mask over table slots (MAX_CONTAINERS = 128 fits one u128).
 
 use super::state::State;
 
 /// A set of table slots, bit i for slot i.
-pub type Set = u64;
+pub type Set = u128;
+
+/// Slots a Set can name.
+pub const SET_BITS: usize = 128;
 
 pub fn bit(i: usize) -> Set {
-    if i < 64 {
-        1u64 << i
+    if i < SET_BITS {
+        1u128 << i
     } else {
         0
     }
@@ -18,7 +21,7 @@ pub fn bit(i: usize) -> Set {
 
 /// Iterates over the slots in a set, lowest first.
 pub fn members(s: Set) -> impl Iterator<Item = usize> {
-    (0..64usize).filter(move |i| s & (1u64 << i) != 0)
+    (0..SET_BITS).filter(move |i| s & (1u128 << i) != 0)
 }
 
 /// What a dependency looks like to a container waiting for it.
@@ -66,9 +69,9 @@ pub fn all_deps(deps: Set, view: impl Fn(usize) -> Option<DepView>) -> DepStatus
 
 /// The slots that lie on a dependency cycle (`after[i]` = what i waits for).
 pub fn on_cycle(after: &[Set]) -> Set {
-    let n = after.len().min(64);
-    // Transitive closure by repeated squaring over at most 64 rounds.
-    let mut reach: [Set; 64] = [0; 64];
+    let n = after.len().min(SET_BITS);
+    // Transitive closure by repeated squaring over at most SET_BITS rounds.
+    let mut reach: [Set; SET_BITS] = [0; SET_BITS];
     for (i, r) in reach.iter_mut().enumerate().take(n) {
         *r = after.get(i).copied().unwrap_or(0);
     }
@@ -195,7 +198,8 @@ mod tests {
         let shares = [0, bit(0), bit(0), bit(1)];
         assert_eq!(closure_of_dependents(0, &shares), bit(0) | bit(1) | bit(2) | bit(3));
         assert_eq!(closure_of_dependents(1, &shares), bit(1) | bit(3));
-        assert_eq!(members(bit(3) | bit(63)).collect::<Vec<_>>(), [3, 63]);
-        assert_eq!(bit(64), 0);
+        assert_eq!(members(bit(3) | bit(127)).collect::<Vec<_>>(), [3, 127]);
+        assert_eq!(bit(128), 0);
+        assert_eq!(members(bit(100)).collect::<Vec<_>>(), [100]);
     }
 }

@@ -6,8 +6,8 @@
 use core::mem::MaybeUninit;
 
 pub struct Slots<T, const N: usize> {
-    /// Bit i set ⇔ `items[i]` is initialised. N ≤ 64.
-    used: u64,
+    /// Bit i set ⇔ `items[i]` is initialised. N ≤ 128.
+    used: u128,
     items: [MaybeUninit<T>; N],
 }
 
@@ -18,7 +18,7 @@ impl<T, const N: usize> Default for Slots<T, N> {
 }
 
 impl<T, const N: usize> Slots<T, N> {
-    const CAP_OK: () = assert!(N <= 64, "Slots holds at most 64 items");
+    const CAP_OK: () = assert!(N <= 128, "Slots holds at most 128 items");
 
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
@@ -26,9 +26,9 @@ impl<T, const N: usize> Slots<T, N> {
         Slots { used: 0, items: [const { MaybeUninit::uninit() }; N] }
     }
 
-    fn bit(i: usize) -> u64 {
+    fn bit(i: usize) -> u128 {
         if i < N {
-            1u64 << i
+            1u128 << i
         } else {
             0
         }
@@ -88,7 +88,7 @@ impl<T, const N: usize> Slots<T, N> {
         (0..N).filter_map(move |i| self.get(i).map(|v| (i, v)))
     }
 
-    pub fn mask(&self) -> u64 {
+    pub fn mask(&self) -> u128 {
         self.used
     }
 }
