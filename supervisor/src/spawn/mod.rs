@@ -43,6 +43,18 @@
 //! mounted through `/proc/self/fd/N`, so a symlink in the container's
 //! image cannot send a mount outside its root.
 //!
+//! # Who does the set-up
+//!
+//! With `user host` the child keeps keel's credentials until its uid step.
+//! In a new (or joined) user namespace it is already inside it after the
+//! clone, so it first becomes uid/gid 0 *of that namespace* (host uid
+//! 100000 with the usual map): it has every capability there and none
+//! over host-owned files it does not own. The root and the bind sources
+//! must be reachable by the mapped ids, and a mount point that does not
+//! exist yet can only be created where the mapped root may write (an image
+//! owned by the mapped ids, as for rootless containers); otherwise the
+//! `mount point` step fails with EACCES and says which path.
+//!
 //! # Shared user namespace
 //!
 //! Namespaces created by `clone3` belong to keel's user namespace. When the
@@ -326,8 +338,17 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
     }
 
     let (report_r, report_w) = ctx.run(Step::Pipe, pipe)?;
-    let (sync_r, sync_w) = ctx.run(Step::Pipe, pipe)?;
-    let (back_r, back_w) = ctx.run(Step::Pipe, pipe)?;
+    // The sync pipe only when keel may have to act before the child goes
+    // on (id maps; cgroup placement after the clone fallback), the back
+    // pipe only for the double fork.
+    let (sync_r, sync_w) = match user_new || req.cgroup.is_some() {
+        true => ctx.run(Step::Pipe, pipe).map(|(r, w)| (Some(r), Some(w)))?,
+        false => (None, None),
+    };
+    let (back_r, back_w) = match double_fork {
+        true => ctx.run(Step::Pipe, pipe).map(|(r, w)| (Some(r), Some(w)))?,
+        false => (None, None),
+    };
 
     let share = |k: NsKind| req.share.get(k.index()).copied().flatten();
     let pid_guard = match (spec.ns.get(NsKind::Pid), share(NsKind::Pid)) {
@@ -341,8 +362,8 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
             let plan = child::Plan {
                 req,
                 report: report_w.as_raw_fd(),
-                sync: if wait { Some(sync_r.as_raw_fd()) } else { None },
-                back: if double_fork { Some(back_w.as_raw_fd()) } else { None },
+                sync: if wait { sync_r.as_ref().map(|f| f.as_raw_fd()) } else { None },
+                back: back_w.as_ref().map(|f| f.as_raw_fd()),
                 join_user,
                 late_cgroupns: !join_user && !into_cgroup && req.cgroup.is_some() && spec.ns.is_new(NsKind::Cgroup),
             };
@@ -379,7 +400,7 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
             ctx.run(Step::OomScoreAdj, || write_oom_score_adj(pid, v))?;
         }
         if user_new || (req.cgroup.is_some() && !into_cgroup) {
-            ctx.run(Step::Release, || match keel_rt::fs::write_all(&sync_w, b"g") {
+            ctx.run(Step::Release, || match keel_rt::fs::write_all(sync_w.as_ref().ok_or(Errno::BADF)?, b"g") {
                 // The child is already gone: its report says why.
                 Err(Errno::PIPE) => Ok(()),
                 r => r,
@@ -394,9 +415,9 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
     drop(sync_w);
 
     let _ = rustix::fs::fcntl_setfl(&report_r, rustix::fs::OFlags::NONBLOCK);
-    if !double_fork {
+    let Some(back_r) = back_r else {
         return Ok(Spawned { pid, pidfd, report: report_r });
-    }
+    };
     // The intermediate child forks the init and writes its pid (in keel's
     // pid namespace: the intermediate never left it) on the back pipe.
     let mut b = [0u8; 4];

@@ -39,18 +39,30 @@ fn rel(path: &[u8]) -> &[u8] {
     path.get(start..).unwrap_or(&[])
 }
 
+/// How often a `..` lookup is retried when a mount or rename anywhere on
+/// the machine raced with it (EAGAIN: other containers are being set up at
+/// the same time).
+const EAGAIN_RETRIES: u32 = 1000;
+
 /// openat2(root, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS).
 pub(super) fn open_in(root: BorrowedFd<'_>, path: &[u8]) -> Result<OwnedFd, Errno> {
     let r = rel(path);
     let mut p = PathBuf::new();
     p.push(if r.is_empty() { b"." } else { r });
-    rustix::fs::openat2(
-        root,
-        p.as_cstr()?,
-        OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )
+    let p = p.as_cstr()?;
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(
+            root,
+            p,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Err(Errno::AGAIN) | Err(Errno::INTR) if tries < EAGAIN_RETRIES => tries += 1,
+            r => return r,
+        }
+    }
 }
 
 /// Resolves `path` inside `root`, creating what is missing (directories

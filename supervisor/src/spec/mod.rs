@@ -11,9 +11,9 @@ use core::ffi::CStr;
 use heapless::Vec;
 
 pub mod names;
-mod num;
+pub(crate) mod num;
 mod parse;
-mod token;
+pub(crate) mod token;
 pub use parse::{parse, ParseError};
 
 /// Largest spec file, in bytes.
