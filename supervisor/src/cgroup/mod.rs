@@ -800,6 +800,13 @@ impl Cgroup2 {
             Error::sys(e, "rmdir", &[base, b"/", shown, sep, below], why)
         };
         let cs = c.as_cstr().map_err(|e| fail(e, b""))?;
+        // Usually there is nothing below: one rmdir. (Listing a cgroup that
+        // has just been emptied can wait milliseconds on its release.)
+        match retry(|| rustix::fs::unlinkat(parent, cs, AtFlags::REMOVEDIR)) {
+            Ok(()) | Err(Errno::NOENT) => return Ok(()),
+            Err(Errno::BUSY) | Err(Errno::NOTEMPTY) => {}
+            Err(e) => return Err(fail(e, b"")),
+        }
         let mut below = Name::new();
         for _ in 0..MAX_REMOVALS {
             let mut dir = match open_dir_at(parent, cs) {
