@@ -5,7 +5,8 @@
 //! - boot mode: pid 1 and no mode argument;
 //! - supervisor mode: `keel --config DIR [--run-dir DIR] [--stay]`;
 //! - container-init mode: `keel [OPTIONS] -- PROGRAM [ARGS…]`, or any
-//!   invocation under the name `tini` or `keel-init`.
+//!   invocation under the name `tini` or `keel-init`;
+//! - modprobe mode: invoked as `modprobe` (the kernel's module upcall).
 #![no_std]
 #![no_main]
 
@@ -19,6 +20,7 @@ fn main() -> i32 {
         Mode::Boot => keel_supervisor::run_boot_mode(),
         Mode::ContainerInit => keel_supervisor::single::run(),
         Mode::Enter => keel_supervisor::enter_cmd::run(),
+        Mode::Modprobe => keel_supervisor::boot::modprobe::run(),
         Mode::Version => {
             keel_rt::log::write_all(1, concat!("keel ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
             0

@@ -2,12 +2,14 @@
 //! system calls that carry it out, kept apart.
 //!
 //! - [`mode`]: which mode the binary runs in — pure;
+//! - [`boot`]: boot mode, PID 1 of a machine (and the modprobe upcall);
 //! - [`spec`]: the container spec format (parse, validate) — pure;
 //! - [`table`]: the container table's decisions (lifecycle, order) — pure;
 //! - [`run`]: the event loop that carries them out;
 //! - [`single`]: container-init mode (one program, tini-compatible).
 #![cfg_attr(not(test), no_std)]
 
+pub mod boot;
 pub mod cgroup;
 pub mod enter_cmd;
 pub mod mode;
@@ -40,9 +42,9 @@ pub fn run_supervisor_mode() -> i32 {
     worst.clamp(0, 255)
 }
 
-/// Boot mode: pid 1 of a machine.
+/// Boot mode: pid 1 of a machine (docs/boot.md). Never returns: the
+/// machine ends in reboot(2), or keel stays up reaping.
 #[inline(never)]
 pub fn run_boot_mode() -> i32 {
-    keel_rt::error!("keel: boot mode is not built yet");
-    70
+    boot::run()
 }

@@ -12,6 +12,9 @@ pub enum Mode {
     /// `enter [--run-dir DIR] NAME -- PROGRAM…`: run a program inside a
     /// running container.
     Enter,
+    /// Invoked as `modprobe` (the kernel's module upcall, through the
+    /// symlink /run/keel/modprobe): `modprobe -q -- NAME`.
+    Modprobe,
     /// `--version` alone.
     Version,
     /// A usage error, with what is wrong.
@@ -34,6 +37,9 @@ pub fn pick<'a>(mut argv: impl Iterator<Item = &'a [u8]>, pid: i32) -> Mode {
     let base = argv0.rsplit(|c| *c == b'/').next().unwrap_or(argv0);
     if base == b"tini" || base == b"keel-init" {
         return Mode::ContainerInit;
+    }
+    if base == b"modprobe" {
+        return Mode::Modprobe;
     }
     let mut argv = argv.peekable();
     if argv.peek() == Some(&&b"enter"[..]) {
@@ -104,5 +110,8 @@ mod tests {
         assert_eq!(p(&["keel", "enter", "web", "--", "sh"], 5), Mode::Enter);
         assert_eq!(p(&["keel"], 5), Mode::Usage("no mode given and not pid 1"));
         assert_eq!(p(&["keel", "bogus"], 5), Mode::Usage("unknown arguments"));
+        assert_eq!(p(&["/run/keel/modprobe", "-q", "--", "fs-nfs4"], 4321), Mode::Modprobe);
+        assert_eq!(p(&["modprobe", "-q", "--", "x"], 1), Mode::Modprobe);
+        assert_eq!(p(&["/sbin/modprobe.real"], 5), Mode::Usage("no mode given and not pid 1"));
     }
 }

@@ -308,18 +308,22 @@ fn hup_reload_adds_removes_and_restarts() {
     require_root();
     let mut k = Keel::new();
     let root = k.busybox_root();
-    k.spec("keep", &shell(&root, "", "sleep 60"));
-    k.spec("change", &shell(&root, "", "sleep 60"));
-    k.spec("drop", &shell(&root, "", "sleep 60"));
+    // A sleep as pid 1 of its namespace ignores TERM: the stop timeout
+    // (1 s) kills it.
+    let stop = "stop_timeout 1s";
+    k.spec("keep", &shell(&root, stop, "sleep 60"));
+    k.spec("change", &shell(&root, stop, "sleep 60"));
+    k.spec("drop", &shell(&root, stop, "sleep 60"));
     k.start();
     let keep = k.wait_for_state("keep", "running", T).pid().unwrap();
     let change = k.wait_for_state("change", "running", T).pid().unwrap();
     k.wait_for_state("drop", "running", T);
-    k.spec("change", &shell(&root, "hostname changed", "sleep 61"));
+    k.spec("change", &shell(&root, "hostname changed\nstop_timeout 1s", "sleep 61"));
     k.remove_spec("drop");
-    k.spec("added", &shell(&root, "", "sleep 60"));
+    k.spec("added", &shell(&root, stop, "sleep 60"));
     k.signal(1);
     k.wait_for_state("added", "running", T);
+    assert!(!k.log().contains("spec drop: ENOENT"), "a removed spec is not read again: {}", k.log());
     k.wait_for("drop to leave the table", T, |t| (!t.iter().any(|c| c.name() == "drop")).then_some(()));
     let new = k.wait_for("change to restart", T, |t| {
         t.iter().find(|c| c.name() == "change" && c.state() == "running" && c.pid() != Some(change)).and_then(|c| c.pid())

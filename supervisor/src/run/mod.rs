@@ -11,4 +11,4 @@ pub mod signals;
 mod runtime;
 mod statusfile;
 
-pub use runtime::{run, Mode};
+pub use runtime::{run, Ended, Mode};

@@ -103,6 +103,8 @@ pub struct Runtime<'o> {
     cgroup: Option<Cgroup2>,
     ended: Option<Ended>,
     armed: Option<u64>,
+    /// Boot mode: "all containers running" was reported.
+    all_running_seen: bool,
 }
 
 /// Runs the table until it ends (or, with --stay, until a stop signal).
@@ -113,6 +115,9 @@ pub fn run(mode: Mode, opts: &Options<'_>) -> (Ended, i32) {
         Err(()) => return (Ended::TableEnded, 1),
     };
     rt.load_config();
+    if opts.resume && mode == Mode::Boot {
+        rt.adopt();
+    }
     rt.main_loop();
     let worst = rt.st.table.worst_status();
     let ended = rt.ended.unwrap_or(Ended::TableEnded);
@@ -185,6 +190,7 @@ impl<'o> Runtime<'o> {
             cgroup,
             ended: None,
             armed: None,
+            all_running_seen: false,
         })
     }
 
@@ -214,6 +220,10 @@ impl<'o> Runtime<'o> {
                 if let Err(e) = statusfile::write(self.opts.run_dir, &self.st.table, &self.st.extra, clock::now(), clock::real_now()) {
                     warn!("keel: status file in ", self.opts.run_dir, ": ", e);
                 }
+            }
+            if self.mode == Mode::Boot && !self.all_running_seen && self.st.table.all_running() {
+                self.all_running_seen = true;
+                crate::boot::all_running(self.st.table.len());
             }
             if self.st.table.finished() {
                 if self.st.table.shutting_down() {
@@ -775,6 +785,74 @@ impl<'o> Runtime<'o> {
         }
     }
 
+    // ------------------------------------------------------------ resume
+
+    /// Boot mode after `--resume`: takes back the containers the status
+    /// file lists as live whose init is still a child of PID 1 in its
+    /// cgroup (boot/adopt.rs), and restores those that had ended for good.
+    /// Log, readiness and report pipes died with the old process.
+    #[inline(never)]
+    fn adopt(&mut self) {
+        use crate::boot::adopt::{self, Refused};
+        let saved = adopt::read_status(self.opts.run_dir);
+        let now = clock::now();
+        for s in saved.iter() {
+            let name = &s.name[..];
+            let Some(i) = self.st.table.slot_of(name) else {
+                // Its spec is gone: stop what is left of it.
+                if let (true, Some(pid)) = (s.live(), s.pid) {
+                    if let Ok(fd) = adopt::check(pid, name, self.cgroup.is_some()) {
+                        warn!("keel: container ", name, ": no spec any more; killing pid ", pid);
+                        let _ = spawn::signal(&fd, signals::SIGKILL);
+                        if let Some(cg) = &self.cgroup {
+                            let _ = cg.kill(name);
+                        }
+                    }
+                }
+                continue;
+            };
+            if !s.live() {
+                if let Some(state) = adopt::final_state(&s.state) {
+                    self.st.table.restore_ended(i, state, s.exit, s.restarts, now);
+                }
+                continue;
+            }
+            let Some(pid) = s.pid else { continue };
+            let pidfd = match adopt::check(pid, name, self.cgroup.is_some()) {
+                Ok(fd) => fd,
+                Err(r) => {
+                    match r {
+                        Refused::Gone(e) => warn!("keel: container ", name, ": pid ", pid, " not adopted: ", e),
+                        Refused::NotOurChild(pp) => warn!("keel: container ", name, ": pid ", pid, " not adopted: its parent is ", pp),
+                        Refused::OtherCgroup => warn!("keel: container ", name, ": pid ", pid, " not adopted: not in its cgroup"),
+                    }
+                    continue;
+                }
+            };
+            let mut r = Res { pidfd: Some(pidfd), ..Res::default() };
+            if let Some(cg) = &self.cgroup {
+                r.cgroup = cg.open(name).ok();
+                if let Ok(ev) = cg.open_events(name) {
+                    let _ = epoll::add(&self.epoll, &ev, token(K_EVENTS, i), epoll::EventFlags::PRI | epoll::EventFlags::ERR);
+                    r.events = Some(ev);
+                }
+            }
+            let watched = r.events.is_some();
+            let _ = self.st.res.set(i, r);
+            self.st.table.adopt(i, pid, watched, s.restarts, now);
+            if !watched {
+                let mut none = Actions::new();
+                self.st.table.on_cgroup_empty(i, now, &mut none);
+            }
+            if let Some(x) = self.st.extra.get_mut(i) {
+                x.ns = spawn::ns_inodes(pid);
+            }
+            info!("keel: container ", name, ": adopted, pid ", pid);
+        }
+        // Inits that ended while keel was away are zombies now.
+        self.reap();
+    }
+
     // ------------------------------------------------------------ config
 
     /// Reads the config directory and reconciles the table with it.
@@ -837,8 +915,10 @@ impl<'o> Runtime<'o> {
                 }
             }
         }
-        // Links and policies, now that every name has a slot.
-        let slots: Vec<usize, MAX_CONTAINERS> = self.st.table.iter().map(|(i, _)| i).collect();
+        // Links and policies, now that every name has a slot (not for
+        // containers on their way out: their file is gone).
+        let slots: Vec<usize, MAX_CONTAINERS> =
+            self.st.table.iter().filter(|(_, e)| e.then != Then::Remove).map(|(i, _)| i).collect();
         for i in slots {
             self.link(i, now, &mut q);
         }
@@ -914,7 +994,9 @@ fn emit_log(name: &[u8], text: &[u8]) {
 fn fault_step() -> Option<u16> {
     #[cfg(feature = "fault-inject")]
     {
-        keel_rt::args::env(b"keel.fault").and_then(spawn::step_id_by_name)
+        // keel.fault=STEP on the kernel command line (boot mode), or in
+        // the environment.
+        crate::boot::cmdline::param(b"keel.fault").and_then(spawn::step_id_by_name)
     }
     #[cfg(not(feature = "fault-inject"))]
     {
