@@ -27,6 +27,9 @@ static STDERR_FD: AtomicI32 = AtomicI32::new(2);
 static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
 static CONSOLE_FD: AtomicI32 = AtomicI32::new(-1);
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+/// The kernel's console_loglevel when logging to kmsg: it prints kmsg lines
+/// of a lower priority number on the console itself (0 = unknown).
+static KERNEL_CONSOLE_LEVEL: AtomicU8 = AtomicU8::new(0);
 
 /// Logs to stderr (the default).
 pub fn to_stderr() {
@@ -41,6 +44,13 @@ pub fn to_kmsg(kmsg_fd: i32, console_fd: i32) {
     KMSG_FD.store(kmsg_fd, Relaxed);
     CONSOLE_FD.store(console_fd, Relaxed);
     STDERR_FD.store(-1, Relaxed);
+}
+
+/// Tells the sink the kernel's console_loglevel (the first field of
+/// /proc/sys/kernel/printk): kmsg lines below it already reach the console
+/// through the kernel, so keel does not write them there a second time.
+pub fn set_kernel_console_level(level: u8) {
+    KERNEL_CONSOLE_LEVEL.store(level, Relaxed);
 }
 
 /// Messages more verbose than `level` are dropped.
@@ -74,7 +84,8 @@ pub fn emit(level: Level, msg: &[u8]) {
         write_all(kmsg, l.as_bytes());
     }
     let console = CONSOLE_FD.load(Relaxed);
-    if console >= 0 {
+    let kernel_shows = kmsg >= 0 && (level as u8) < KERNEL_CONSOLE_LEVEL.load(Relaxed);
+    if console >= 0 && !kernel_shows {
         write_line(console, msg);
     }
     let err = STDERR_FD.load(Relaxed);

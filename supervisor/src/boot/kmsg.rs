@@ -21,6 +21,13 @@ pub fn setup() {
     }
     CONSOLE.store(console, Relaxed);
     keel_rt::log::to_kmsg(kmsg, console);
+    // With `quiet` the kernel itself prints kmsg lines of priority < 4 on
+    // the console: keel writes only the others there, so none shows twice.
+    let mut b = [0u8; 64];
+    if let Ok(n) = keel_rt::fs::read_into(c"/proc/sys/kernel/printk", &mut b) {
+        let first = b.get(..n).unwrap_or(&[]).iter().take_while(|c| c.is_ascii_digit()).fold(0u8, |a, c| a.saturating_mul(10).saturating_add(c - b'0'));
+        keel_rt::log::set_kernel_console_level(first);
+    }
 }
 
 /// The console fd (-1 if none), for output that is for people only (the
