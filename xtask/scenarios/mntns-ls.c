@@ -1,6 +1,8 @@
-/* mntns-ls NSFILE: setns(2) into the mount namespace NSFILE names (e.g.
- * /proc/self/ns/mnt), which puts the caller at that namespace's root, and
- * list "/" there: one name per line, then "entries N".
+/* mntns-ls NSFILE|FD: setns(2) into the mount namespace NSFILE names
+ * (e.g. /proc/self/ns/mnt) or the open fd FD refers to (the shell opened
+ * it before detaching its root: `exec 3</proc/self/ns/mnt`), which puts the
+ * caller at that namespace's root, and list "/" there: one name per line,
+ * then "entries N".
  *
  * The VM test "detach" runs it in a container that has detached its own
  * root (umount -l /): the namespace's root is then what lies below the
@@ -12,15 +14,20 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: mntns-ls NSFILE\n");
+        fprintf(stderr, "usage: mntns-ls NSFILE|FD\n");
         return 2;
     }
-    int fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+    const char *a = argv[1];
+    int digits = *a != 0;
+    for (const char *p = a; *p; p++)
+        digits &= *p >= '0' && *p <= '9';
+    int fd = digits ? atoi(a) : open(a, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         perror(argv[1]);
         return 1;

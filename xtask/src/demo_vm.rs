@@ -121,7 +121,7 @@ const TABLE_SH: &str = r#"show() {
 sleep 1.5
 show
 # Until the others are done (web serves for about 3 s).
-busy() { grep -v '^name=table ' /run/keel/containers | grep -Eq 'state=(waiting|starting|running|backoff|stopping)'; }
+busy() { grep -Ev '^name=(table|console) ' /run/keel/containers | grep -Eq 'state=(waiting|starting|running|backoff|stopping)'; }
 i=0
 while busy && [ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done
 show
@@ -148,6 +148,9 @@ env PATH=/bin
 env \"PS1=keel-demo# \"
 stdio inherit
 restart always
+# An interactive shell ignores SIGTERM; it ends on a hangup.
+stop_signal HUP
+stop_timeout 2s
 ",
         );
     }

@@ -19,6 +19,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "ip: network namespaces"),
     ("qemu-system-x86", "the VM tests"),
     ("util-linux", "unshare: a fresh pid namespace"),
+    ("xz-utils", "unpacks the VM kernel (vmlinuz is xz-compressed)"),
+    ("gcc", "builds the small static test helpers (seccomp, mount namespace probe)"),
+    ("libc6-dev", "static libc for those helpers"),
+    ("binutils", "objcopy: drops unwind tables from keel's binary"),
 ];
 
 /// Is the Debian package installed?

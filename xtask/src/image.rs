@@ -4,9 +4,12 @@
 //!
 //! ```text
 //! /init                       keel (the static binary)
-//! /bin/busybox, /bin/APPLET   static busybox and a link per applet
 //! /srv/box/                   a busybox root for containers whose root lives
 //!                             in the initramfs (bin/, etc/, proc/, dev/, tmp/…)
+//! /bin, /sbin                 → srv/box/bin: static busybox and a link per
+//!                             applet, once (keel copies the whole image into
+//!                             a tmpfs at boot: under emulation every
+//!                             megabyte costs)
 //! /lib/modules/VERSION/…      the asked-for modules with their dependencies
 //!                             and a modules.dep written for them
 //! /etc/passwd, /etc/group     root only
@@ -74,7 +77,7 @@ impl Base {
         let mut img = Image::new();
         img.boot_skeleton();
         img.file_host("/init", keel, Some(0o755)).map_err(err)?;
-        add_busybox(&mut img, "", &bb, &apps)?;
+        img.symlink("/bin", "srv/box/bin").symlink("/sbin", "srv/box/bin");
         img.file_bytes("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0o644)
             .file_bytes("/etc/group", "root:x:0:\n", 0o644)
             .dir(CONTAINERS, 0o755)

@@ -39,6 +39,7 @@ pub fn build_static(package: &str, bin: &str, features: &[String]) -> Result<Bui
     }
     util::run(&mut c)?;
     let path = tdir.join("release").join(bin);
+    drop_unwind_tables(&path)?;
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let info = elf::inspect(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     if !info.is_static() {
@@ -51,6 +52,20 @@ pub fn build_static(package: &str, bin: &str, features: &[String]) -> Result<Bui
         ));
     }
     Ok(Built { path, size: bytes.len() as u64, arch: info.machine_name() })
+}
+
+/// Removes .eh_frame and .eh_frame_hdr: the static binaries abort on panic
+/// and never unwind or print backtraces, yet the precompiled core brings
+/// its unwind tables (about 30 KiB of keel's file). Needs binutils'
+/// objcopy (gcc's companion on Debian); without it the tables stay.
+fn drop_unwind_tables(path: &std::path::Path) -> Result<()> {
+    let Some(objcopy) = util::which("objcopy") else {
+        println!("xtask: objcopy not found (Debian package binutils): unwind tables kept in {}", path.display());
+        return Ok(());
+    };
+    let tmp = path.with_extension("stripping");
+    util::run(std::process::Command::new(objcopy).args(["-R", ".eh_frame", "-R", ".eh_frame_hdr"]).arg(path).arg(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("rename {} to {}: {e}", tmp.display(), path.display()))
 }
 
 /// Builds keel; prints what and where.

@@ -311,13 +311,23 @@ impl Vm {
 }
 
 /// qemu's exit status → [`Exit`].
+///
+/// An exit status has 8 bits, so 2N+1 keeps only N's low 7 bits: a verdict
+/// of 128 or more (keel's 128+N for a death by signal N) arrives as N−128.
+/// keel also says `keel: verdict N to I/O port …` on the console; when that
+/// N agrees with the status, it is the verdict.
 pub fn decode(code: Option<i32>, console: &str, stderr: &str) -> Exit {
     let panicked = console.contains("Kernel panic");
+    let said: Option<u8> = console.lines().rev().find_map(|l| {
+        let rest = &l[l.find("keel: verdict ")? + "keel: verdict ".len()..];
+        rest.contains(" to I/O port").then(|| rest.split_whitespace().next()?.parse().ok()).flatten()
+    });
     match code {
         Some(0) if panicked => Exit::KernelPanic,
         Some(0) => Exit::NoVerdict,
         // qemu's own errors are status 1 too, before the guest said anything.
         Some(1) if console.is_empty() && !stderr.trim().is_empty() => Exit::Qemu(stderr.trim().to_string()),
+        Some(c) if c % 2 == 1 && said.is_some_and(|n| (2 * u32::from(n) + 1) & 0xff == c as u32) => Exit::Verdict(said.unwrap_or(0)),
         Some(c) if c % 2 == 1 => Exit::Verdict(((c - 1) / 2) as u8),
         Some(c) => Exit::Qemu(format!("exit status {c}: {}", stderr.trim())),
         None => Exit::Qemu(format!("killed by a signal: {}", stderr.trim())),
@@ -475,6 +485,10 @@ mod tests {
         assert_eq!(decode(Some(0), "[ 1.0] Kernel panic - not syncing: Attempted to kill init!", ""), Exit::KernelPanic);
         assert!(matches!(decode(Some(1), "", "qemu-system-x86_64: -bios x: could not load"), Exit::Qemu(_)));
         assert!(matches!(decode(Some(2), "", ""), Exit::Qemu(_)));
+        // 137 = 128 + SIGKILL: 2·137+1 = 275 → 19 as an exit status.
+        assert_eq!(decode(Some(19), "keel: verdict 137 to I/O port 0xf4\n", ""), Exit::Verdict(137));
+        assert_eq!(decode(Some(19), "", ""), Exit::Verdict(9));
+        assert_eq!(decode(Some(7), "keel: verdict 3 to I/O port 0xf4\n", ""), Exit::Verdict(3));
     }
 
     #[test]

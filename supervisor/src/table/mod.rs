@@ -400,17 +400,23 @@ impl Table {
                 e.deadline = Some(t);
                 e.consecutive = consecutive.saturating_add(1);
                 self.set_state(i, State::Backoff, now);
+                // Containers sharing its namespaces must restart after it
+                // (its new instance has new namespaces). When it does not
+                // restart, they keep the namespaces they hold.
+                self.restart_sharers(i, now, out);
             }
         }
-        // Containers sharing its namespaces must restart after it.
-        self.restart_sharers(i, now, out);
     }
 
     fn restart_sharers(&mut self, owner: usize, now: u64, out: &mut Actions) {
         let shares = self.share_sets();
         let sharers = order::closure_of_dependents(owner, &shares) & !bit(owner);
         for j in members(sharers) {
-            self.request_stop(j, Then::Restart, now, out);
+            // Only running ones: an ended sharer stays ended, a waiting one
+            // already waits for its owner.
+            if self.get(j).is_some_and(|e| e.state.is_live()) {
+                self.request_stop(j, Then::Restart, now, out);
+            }
         }
     }
 

@@ -309,3 +309,36 @@ fn shutdown_of_waiting_and_backoff() {
     assert_eq!((s.state(a), s.state(b)), (State::Stopped, State::Stopped));
     assert!(s.t.finished());
 }
+
+#[test]
+fn ended_sharers_stay_ended_and_owners_that_stop_for_good_leave_sharers_alone() {
+    let mut s = Sim::new();
+    let always = Policy { restart: Restart { policy: RestartPolicy::Always, ..Restart::default() }, ..service() };
+    let owner = s.add("owner", always, &[], &[]);
+    let job = s.add("job", oneshot(), &[], &[owner]);
+    let svc = s.add("svc", service(), &[], &[owner]);
+    s.step();
+    s.exit(job, Ending::Code(0));
+    assert_eq!(s.state(job), State::Exited);
+    // The owner crashes and restarts: the running sharer restarts after
+    // it, the finished oneshot stays finished.
+    s.exit(owner, Ending::Code(1));
+    assert_eq!(s.step(), [Action::Signal(svc, 15)]);
+    assert_eq!(s.state(job), State::Exited);
+    s.exit(svc, Ending::Signal(15));
+    s.now = s.t.next_deadline().unwrap();
+    s.step();
+    assert_eq!((s.state(owner), s.state(svc), s.state(job)), (State::Running, State::Running, State::Exited));
+    assert_eq!(s.t.worst_status(), 0);
+
+    // An owner that ends for good does not take its sharers down.
+    let mut s = Sim::new();
+    let never = Policy { restart: Restart { policy: RestartPolicy::Never, ..Restart::default() }, ..service() };
+    let owner = s.add("owner", never, &[], &[]);
+    let svc = s.add("svc", service(), &[], &[owner]);
+    s.step();
+    assert_eq!(s.state(svc), State::Running);
+    s.exit(owner, Ending::Code(0));
+    assert!(s.step().is_empty());
+    assert_eq!(s.state(svc), State::Running);
+}
