@@ -956,8 +956,15 @@ impl<'a> St<'a> {
 
         // User namespace and id maps.
         let user = ns.get(NsKind::User);
-        if matches!(user, NsMode::Share(_)) && ns.is_new(NsKind::Pid) {
-            return e(ns_line(NsKind::User), "pid new with user share is not supported yet", b"share");
+        if user == NsMode::New {
+            // A new user namespace has no rights over another container's
+            // namespaces: setns into them fails (EPERM). Share the user
+            // namespace as well, or keep them new or host.
+            for k in NsKind::ALL {
+                if let NsMode::Share(owner) = ns.get(k) {
+                    return e(ns_line(k), "ns user new cannot join another container's namespaces (share the user namespace too)", owner.to_bytes());
+                }
+            }
         }
         if user == NsMode::New {
             if s.uid_map.is_empty() {
@@ -1465,11 +1472,18 @@ mod tests {
     }
 
     #[test]
-    fn user_share_with_pid_new() {
-        assert_eq!(bad("ns user share base"), (1, "pid new with user share is not supported yet", "share".into()));
-        assert_eq!(bad("ns pid new\nns user share base").0, 2);
+    fn user_share_and_user_new() {
+        // Sharing a user namespace works with a new pid namespace (the
+        // spawner forks once more inside it).
+        assert!(p("ns user share base").is_ok());
+        assert!(p("ns pid new\nns user share base").is_ok());
         assert!(p("ns user share base\nns pid share base").is_ok());
         assert!(p("ns user share base\nns pid host").is_ok());
+        // A new user namespace cannot join anything of another container.
+        let maps = "uid_map 0 100000 65536\ngid_map 0 100000 65536\n";
+        let (line, msg, tok) = bad(&format!("{maps}ns user new\nns net share base"));
+        assert_eq!((line, tok.as_str()), (4, "base"));
+        assert!(msg.starts_with("ns user new cannot join"), "{msg}");
     }
 
     #[test]
