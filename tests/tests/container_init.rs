@@ -666,3 +666,33 @@ fn runs_where_seccomp_refuses_clone3() {
         assert_eq!(o.code(), 128 + libc::SIGINT, "{errno}: {}", o.stderr);
     }
 }
+
+/// `keel-init`, the binary with container-init mode alone (built beside
+/// `keel` by the same cargo run), behaves as `keel -- …`: exit codes,
+/// remapping, and forwarding.
+#[test]
+fn the_keel_init_binary_is_the_same_mode() {
+    let ki = keel().with_file_name("keel-init");
+    assert!(ki.is_file(), "{} missing: it is built with keel (cargo build --release -p keel-init)", ki.display());
+    let code = |args: &[&str]| {
+        let st = Command::new(&ki).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+        st.code()
+    };
+    assert_eq!(code(&["--", "/bin/sh", "-c", "exit 7"]), Some(7));
+    assert_eq!(code(&["-e", "7", "--", "/bin/sh", "-c", "exit 7"]), Some(0));
+    assert_eq!(code(&["--", "/nonexistent/program"]), Some(127));
+    assert_eq!(code(&["--", "/bin/sh", "-c", "kill -KILL $$"]), Some(128 + 9));
+    let mut child = Command::new(&ki)
+        .args(["--", "/bin/sh", "-c", "trap 'exit 42' TERM; echo up; while :; do sleep 0.05; done"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 3];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"up\n");
+    kill(child.id(), 15);
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(42), "TERM forwarded to the program");
+}

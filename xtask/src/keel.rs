@@ -40,6 +40,11 @@ pub fn build_static(package: &str, bin: &str, features: &[String]) -> Result<Bui
     util::run(&mut c)?;
     let path = tdir.join("release").join(bin);
     drop_unwind_tables(&path)?;
+    // keel-init builds two binaries: keel and keel-init (container-init
+    // mode alone).
+    if package == "keel-init" && bin == "keel" {
+        drop_unwind_tables(&tdir.join("release").join("keel-init"))?;
+    }
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let info = elf::inspect(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     if !info.is_static() {
