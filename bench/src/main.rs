@@ -41,8 +41,7 @@ fn main() -> i32 {
         exit_signal: 17, // SIGCHLD
         ..CloneArgs::default()
     };
-    // SAFETY: single-threaded; no CLONE_VM, no stack, no pointers in args:
-    // fork semantics, and the child only runs `child` below, then execs or exits.
+    // SAFETY: single-threaded; no CLONE_VM, no stack, no pointers in args: fork semantics, and the child only runs `child` below, then execs or exits.
     match unsafe { sys::clone3(&mut args) } {
         Err(e) => fail("clone3", e),
         Ok(Forked::Child) => {
@@ -72,15 +71,16 @@ fn child(root: &CStr, prog: &CStr) -> (&'static str, Errno) {
     }
     // argv[2..] is PROGRAM ARGS... followed by the kernel's NULL.
     let argv = keel_rt::args::argv_ptr().wrapping_add(2);
-    // SAFETY: argv[2..] and envp are the kernel's null-terminated arrays of
-    // NUL-terminated strings, alive for the whole process.
+    // SAFETY: argv[2..] and envp are the kernel's null-terminated arrays of NUL-terminated strings, alive for the whole process.
     let e = unsafe { sys::execveat(sys::AT_FDCWD, prog, argv, keel_rt::args::envp_ptr(), 0) };
     ("execve", e)
 }
 
 /// Waits for the child; its exit code, or 128+N for signal N.
 fn wait(pid: i32) -> i32 {
-    let Some(pid) = process::Pid::from_raw(pid) else { return 1 };
+    let Some(pid) = process::Pid::from_raw(pid) else {
+        return 1;
+    };
     loop {
         match process::waitpid(Some(pid), WaitOptions::empty()) {
             Ok(Some((_, st))) => {

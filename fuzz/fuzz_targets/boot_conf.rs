@@ -33,7 +33,11 @@ fuzz_target!(|data: &[u8]| {
                 assert!(inside(m.name) && conf::valid_module_name(m.name.to_bytes()));
                 assert!(m.params.iter().all(|p| inside(p) && !p.to_bytes().contains(&b'"')));
                 // Each module once (`-` and `_` the same).
-                assert!(c.modules.iter().skip(i + 1).all(|o| !conf::same_module(o.name.to_bytes(), m.name.to_bytes())));
+                assert!(c
+                    .modules
+                    .iter()
+                    .skip(i + 1)
+                    .all(|o| !conf::same_module(o.name.to_bytes(), m.name.to_bytes())));
                 let mut s = keel_rt::path::CBuf::<4096>::new();
                 let _ = conf::join_params(&m.params, &mut s);
             }

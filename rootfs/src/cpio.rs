@@ -156,9 +156,7 @@ impl<W: Write> Writer<W> {
         if copied != want {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "cpio entry data ended after {copied} of {want} bytes (did the file change?)"
-                ),
+                format!("cpio entry data ended after {copied} of {want} bytes (did the file change?)"),
             ));
         }
         self.pad_to(4)
@@ -217,11 +215,7 @@ impl Compression {
             Some((n, l)) => (n, Some(l)),
             None => (s, None),
         };
-        let bad = || {
-            Error::new(format!(
-                "compression {s:?}: expected none, gzip[:0-9] or zstd[:1-22]"
-            ))
-        };
+        let bad = || Error::new(format!("compression {s:?}: expected none, gzip[:0-9] or zstd[:1-22]"));
         match (name, level) {
             ("none", None) => Ok(Compression::None),
             ("gzip" | "gz", None) => Ok(Compression::GZIP),
@@ -403,10 +397,8 @@ fn hex_field(h: &[u8], i: usize, at: usize) -> Result<u32> {
     let f = h
         .get(6 + i * 8..6 + i * 8 + 8)
         .ok_or_else(|| Error::new(format!("cpio: truncated header at offset {at}")))?;
-    let s = std::str::from_utf8(f)
-        .map_err(|_| Error::new(format!("cpio: bad header field at offset {at}")))?;
-    u32::from_str_radix(s, 16)
-        .map_err(|_| Error::new(format!("cpio: bad header field {s:?} at offset {at}")))
+    let s = std::str::from_utf8(f).map_err(|_| Error::new(format!("cpio: bad header field at offset {at}")))?;
+    u32::from_str_radix(s, 16).map_err(|_| Error::new(format!("cpio: bad header field {s:?} at offset {at}")))
 }
 
 /// Parses one archive up to and including its trailer; returns the bytes used.
@@ -447,9 +439,7 @@ fn parse_one(b: &[u8], out: &mut Vec<Entry>) -> Result<usize> {
             .ok_or_else(|| Error::new(format!("cpio: bad or truncated name at offset {at}")))?;
         let raw = &b[off..name_end];
         if raw.last() != Some(&0) {
-            return Err(Error::new(format!(
-                "cpio: name not NUL-terminated at offset {at}"
-            )));
+            return Err(Error::new(format!("cpio: name not NUL-terminated at offset {at}")));
         }
         let name = raw[..raw.len() - 1].to_vec();
         off = name_end;
@@ -604,9 +594,7 @@ mod tests {
             ..Header::default()
         };
         assert!(w.entry(b"x", &h, &mut &b"abc"[..]).is_err());
-        assert!(w
-            .entry(b"a\0b", &Header::default(), &mut io::empty())
-            .is_err());
+        assert!(w.entry(b"a\0b", &Header::default(), &mut io::empty()).is_err());
         assert!(w
             .entry(&[b'x'; PATH_MAX], &Header::default(), &mut io::empty())
             .is_err());
@@ -640,11 +628,7 @@ mod tests {
         e.write_all(&c).unwrap();
         all.extend(e.finish().unwrap());
         all.extend_from_slice(&a);
-        let names: Vec<_> = parse(&all)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.name_str())
-            .collect();
+        let names: Vec<_> = parse(&all).unwrap().into_iter().map(|e| e.name_str()).collect();
         assert_eq!(names, ["one", "two", "three", "one"]);
     }
 
@@ -678,10 +662,7 @@ mod tests {
     #[test]
     fn compression_names() {
         assert_eq!(Compression::parse("none").unwrap(), Compression::None);
-        assert_eq!(
-            Compression::parse("gzip:1").unwrap(),
-            Compression::Gzip { level: 1 }
-        );
+        assert_eq!(Compression::parse("gzip:1").unwrap(), Compression::Gzip { level: 1 });
         assert_eq!(Compression::parse("zstd").unwrap(), Compression::ZSTD);
         assert!(Compression::parse("zstd:99").is_err());
         assert!(Compression::parse("xz").is_err());

@@ -308,9 +308,9 @@ fn section_header(e: Endian, data: &[u8], base: u64, shentsize: u64, i: u64) -> 
 
 /// A NUL-terminated name at `idx` of a string table.
 fn name_at(table: &[u8], idx: u32) -> R<&[u8]> {
-    let s = table.get(idx as usize..).ok_or_else(|| {
-        ElfError::Malformed(format!("section name index {idx} outside the name table"))
-    })?;
+    let s = table
+        .get(idx as usize..)
+        .ok_or_else(|| ElfError::Malformed(format!("section name index {idx} outside the name table")))?;
     let end = s
         .iter()
         .position(|&c| c == 0)
@@ -404,12 +404,7 @@ impl<'a> Elf<'a> {
         };
         if h.shoff != 0 {
             h.fix_counts(&section_header(e, data, h.shoff, h.shentsize, 0)?);
-            slice(
-                data,
-                h.shoff,
-                h.section_table_len()?,
-                "the section header table",
-            )?;
+            slice(data, h.shoff, h.section_table_len()?, "the section header table")?;
             let mut shdrs = Vec::with_capacity(h.shnum.min(65536) as usize);
             for i in 0..h.shnum {
                 shdrs.push(section_header(e, data, h.shoff, h.shentsize, i)?);
@@ -454,9 +449,7 @@ impl<'a> Elf<'a> {
     }
 
     fn endian(&self) -> Endian {
-        Endian {
-            big: self.big_endian,
-        }
+        Endian { big: self.big_endian }
     }
     fn u32_at(&self, off: u64) -> R<u32> {
         self.endian().u32(self.data, off)
@@ -509,9 +502,7 @@ impl<'a> Elf<'a> {
                     .ok_or_else(|| ElfError::Malformed("PT_LOAD offset overflows".into()));
             }
         }
-        bad(format!(
-            "virtual address {vaddr:#x} is in no PT_LOAD segment"
-        ))
+        bad(format!("virtual address {vaddr:#x} is in no PT_LOAD segment"))
     }
 
     /// The dynamic section's linking information, if the file has `PT_DYNAMIC`.
@@ -544,8 +535,7 @@ impl<'a> Elf<'a> {
             }
             i += 1;
         }
-        let has_strings =
-            !needed.is_empty() || soname.is_some() || rpath.is_some() || runpath.is_some();
+        let has_strings = !needed.is_empty() || soname.is_some() || rpath.is_some() || runpath.is_some();
         if !has_strings {
             return Ok(Some(Dynamic::default()));
         }
@@ -560,15 +550,12 @@ impl<'a> Elf<'a> {
             let s = usize::try_from(idx)
                 .ok()
                 .and_then(|i| table.get(i..))
-                .ok_or_else(|| {
-                    ElfError::Malformed(format!("dynamic string index {idx:#x} outside DT_STRTAB"))
-                })?;
+                .ok_or_else(|| ElfError::Malformed(format!("dynamic string index {idx:#x} outside DT_STRTAB")))?;
             let end = s
                 .iter()
                 .position(|&c| c == 0)
                 .ok_or_else(|| ElfError::Malformed("unterminated dynamic string".into()))?;
-            String::from_utf8(s[..end].to_vec())
-                .map_err(|_| ElfError::Malformed("dynamic string is not UTF-8".into()))
+            String::from_utf8(s[..end].to_vec()).map_err(|_| ElfError::Malformed("dynamic string is not UTF-8".into()))
         };
         Ok(Some(Dynamic {
             needed: needed.into_iter().map(get).collect::<R<_>>()?,
@@ -583,12 +570,7 @@ impl<'a> Elf<'a> {
         let Some(strs) = self.shdrs.get(self.shstrndx) else {
             return bad("no section name table");
         };
-        let table = slice(
-            self.data,
-            strs.sh_offset,
-            strs.sh_size,
-            "the section name table",
-        )?;
+        let table = slice(self.data, strs.sh_offset, strs.sh_size, "the section name table")?;
         name_at(table, sh.sh_name)
     }
 
@@ -624,8 +606,7 @@ impl<'a> Elf<'a> {
                 let Some(name_end) = name_end else {
                     return bad("note name outside its segment");
                 };
-                let desc_start = up(name_end)
-                    .ok_or_else(|| ElfError::Malformed("note size overflows".into()))?;
+                let desc_start = up(name_end).ok_or_else(|| ElfError::Malformed("note size overflows".into()))?;
                 let desc_end = desc_start.checked_add(descsz).filter(|&e| e <= seg.len());
                 let Some(desc_end) = desc_end else {
                     return bad("note descriptor outside its segment");
@@ -639,8 +620,7 @@ impl<'a> Elf<'a> {
                     n_type,
                     desc: &seg[desc_start..desc_end],
                 });
-                off = up(desc_end)
-                    .ok_or_else(|| ElfError::Malformed("note size overflows".into()))?;
+                off = up(desc_end).ok_or_else(|| ElfError::Malformed("note size overflows".into()))?;
             }
         }
         Ok(out)
@@ -654,8 +634,7 @@ pub fn modinfo(section: &[u8]) -> Vec<(String, String)> {
         .filter(|s| !s.is_empty())
         .filter_map(|s| {
             let s = String::from_utf8_lossy(s);
-            s.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+            s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect()
 }
@@ -669,12 +648,9 @@ pub(crate) mod tests {
     /// and two sections (.shstrtab and .modinfo).
     pub(crate) fn sample() -> Vec<u8> {
         let mut f = vec![0u8; 0x480];
-        let put16 =
-            |f: &mut Vec<u8>, o: usize, v: u16| f[o..o + 2].copy_from_slice(&v.to_le_bytes());
-        let put32 =
-            |f: &mut Vec<u8>, o: usize, v: u32| f[o..o + 4].copy_from_slice(&v.to_le_bytes());
-        let put64 =
-            |f: &mut Vec<u8>, o: usize, v: u64| f[o..o + 8].copy_from_slice(&v.to_le_bytes());
+        let put16 = |f: &mut Vec<u8>, o: usize, v: u16| f[o..o + 2].copy_from_slice(&v.to_le_bytes());
+        let put32 = |f: &mut Vec<u8>, o: usize, v: u32| f[o..o + 4].copy_from_slice(&v.to_le_bytes());
+        let put64 = |f: &mut Vec<u8>, o: usize, v: u64| f[o..o + 8].copy_from_slice(&v.to_le_bytes());
         f[..4].copy_from_slice(b"\x7fELF");
         f[4] = 2;
         f[5] = 1;
@@ -743,10 +719,7 @@ pub(crate) mod tests {
         let f = sample();
         let e = Elf::parse(&f).unwrap();
         assert_eq!(e.machine, EM_X86_64);
-        assert_eq!(
-            e.interpreter().unwrap(),
-            Some("/lib64/ld-linux-x86-64.so.2")
-        );
+        assert_eq!(e.interpreter().unwrap(), Some("/lib64/ld-linux-x86-64.so.2"));
         let d = e.dynamic().unwrap().unwrap();
         assert_eq!(d.needed, ["libc.so.6"]);
         assert_eq!(d.soname.as_deref(), Some("libfoo.so.1"));
@@ -776,10 +749,7 @@ pub(crate) mod tests {
         let mi = read_section(f.len() as u64, &mut read_at(&f), ".modinfo")
             .unwrap()
             .unwrap();
-        assert_eq!(
-            Some(&mi[..]),
-            Elf::parse(&f).unwrap().section(".modinfo").unwrap()
-        );
+        assert_eq!(Some(&mi[..]), Elf::parse(&f).unwrap().section(".modinfo").unwrap());
         assert!(read_section(f.len() as u64, &mut read_at(&f), ".text")
             .unwrap()
             .is_none());
@@ -820,11 +790,7 @@ pub(crate) mod tests {
                 x ^= x >> 17;
                 x ^= x << 5;
                 let i = x as usize % b.len();
-                b[i] = if x & 0x100 != 0 {
-                    0xff
-                } else {
-                    (x >> 16) as u8
-                };
+                b[i] = if x & 0x100 != 0 { 0xff } else { (x >> 16) as u8 };
             }
             all(&b);
         }

@@ -92,12 +92,7 @@ pub fn resolve(root: &Path, path: &Path) -> Result<Resolved> {
         let host = join_in(root, &here);
         let md = fs::symlink_metadata(&host).map_err(|e| {
             Error::io(
-                format!(
-                    "resolving {} in {}: {}",
-                    path.display(),
-                    root.display(),
-                    here.display()
-                ),
+                format!("resolving {} in {}: {}", path.display(), root.display(), here.display()),
                 e,
             )
         })?;
@@ -156,21 +151,14 @@ mod tests {
         fs::create_dir_all(r.join("usr/lib64")).unwrap();
         symlink("usr/lib", r.join("lib")).unwrap();
         symlink("usr/lib64", r.join("lib64")).unwrap();
-        fs::write(
-            r.join("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
-            b"x",
-        )
-        .unwrap();
+        fs::write(r.join("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), b"x").unwrap();
         symlink(
             "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
             r.join("usr/lib64/ld-linux-x86-64.so.2"),
         )
         .unwrap();
         let got = resolve(r, Path::new("/lib64/ld-linux-x86-64.so.2")).unwrap();
-        assert_eq!(
-            got.real,
-            Path::new("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-        );
+        assert_eq!(got.real, Path::new("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"));
         let l: Vec<_> = got
             .links
             .iter()
@@ -179,11 +167,7 @@ mod tests {
         assert_eq!(
             l,
             [
-                (
-                    "/lib64".into(),
-                    "usr/lib64".into(),
-                    Some("/usr/lib64".into())
-                ),
+                ("/lib64".into(), "usr/lib64".into(), Some("/usr/lib64".into())),
                 (
                     "/usr/lib64/ld-linux-x86-64.so.2".into(),
                     "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2".into(),
@@ -205,15 +189,9 @@ mod tests {
         fs::create_dir_all(r.join("a/b")).unwrap();
         fs::write(r.join("a/f"), b"").unwrap();
         symlink("../../a/b/..", r.join("a/b/up")).unwrap();
-        assert_eq!(
-            resolve(r, Path::new("/a/b/up/f")).unwrap().real,
-            Path::new("/a/f")
-        );
+        assert_eq!(resolve(r, Path::new("/a/b/up/f")).unwrap().real, Path::new("/a/f"));
         // ".." never leaves the root
-        assert_eq!(
-            resolve(r, Path::new("/../../a/f")).unwrap().real,
-            Path::new("/a/f")
-        );
+        assert_eq!(resolve(r, Path::new("/../../a/f")).unwrap().real, Path::new("/a/f"));
         symlink("loop2", r.join("loop1")).unwrap();
         symlink("loop1", r.join("loop2")).unwrap();
         assert!(resolve(r, Path::new("/loop1"))

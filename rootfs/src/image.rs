@@ -176,9 +176,9 @@ impl Image {
         if let Some(v) = std::env::var_os("SOURCE_DATE_EPOCH") {
             match v.to_str().and_then(|s| s.trim().parse::<u32>().ok()) {
                 Some(t) => img.mtime = t,
-                None => img.errors.push(format!(
-                    "SOURCE_DATE_EPOCH={v:?} is not a number of seconds"
-                )),
+                None => img
+                    .errors
+                    .push(format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
             }
         }
         img
@@ -223,10 +223,7 @@ impl Image {
                     Kind::Symlink(t) => {
                         hops += 1;
                         if hops > 40 {
-                            return Err(format!(
-                                "{}: too many levels of symbolic links in the image",
-                                show(c)
-                            ));
+                            return Err(format!("{}: too many levels of symbolic links in the image", show(c)));
                         }
                         done.pop();
                         if t.first() == Some(&b'/') {
@@ -276,14 +273,7 @@ impl Image {
                     self.nodes.insert(k, d);
                 }
                 Some(n) if n.is_dir() => {}
-                Some(n) => {
-                    return Err(format!(
-                        "{}: {} is a {}, not a directory",
-                        show(&c),
-                        show(&k),
-                        n.what()
-                    ))
-                }
+                Some(n) => return Err(format!("{}: {} is a {}, not a directory", show(&c), show(&k), n.what())),
             }
         }
         let children = self.has_children(&c);
@@ -322,17 +312,9 @@ impl Image {
     }
 
     /// A regular file with these contents.
-    pub fn file_bytes(
-        &mut self,
-        path: impl AsRef<OsStr>,
-        contents: impl Into<Vec<u8>>,
-        mode: u32,
-    ) -> &mut Self {
+    pub fn file_bytes(&mut self, path: impl AsRef<OsStr>, contents: impl Into<Vec<u8>>, mode: u32) -> &mut Self {
         let data: Arc<[u8]> = contents.into().into();
-        let r = self.insert(
-            bytes_of(&path),
-            Node::new(Kind::File(Source::Bytes(data)), mode),
-        );
+        let r = self.insert(bytes_of(&path), Node::new(Kind::File(Source::Bytes(data)), mode));
         self.record(r)
     }
 
@@ -348,10 +330,7 @@ impl Image {
         let host = host.as_ref();
         let md = fs::metadata(host).at("reading", host)?;
         if !md.is_file() {
-            return Err(Error::new(format!(
-                "{} is not a regular file",
-                host.display()
-            )));
+            return Err(Error::new(format!("{} is not a regular file", host.display())));
         }
         let mode = mode.unwrap_or(md.mode());
         let r = self.insert(
@@ -377,32 +356,14 @@ impl Image {
     }
 
     /// A character device node.
-    pub fn dev_char(
-        &mut self,
-        path: impl AsRef<OsStr>,
-        major: u32,
-        minor: u32,
-        mode: u32,
-    ) -> &mut Self {
-        let r = self.insert(
-            bytes_of(&path),
-            Node::new(Kind::CharDev { major, minor }, mode),
-        );
+    pub fn dev_char(&mut self, path: impl AsRef<OsStr>, major: u32, minor: u32, mode: u32) -> &mut Self {
+        let r = self.insert(bytes_of(&path), Node::new(Kind::CharDev { major, minor }, mode));
         self.record(r)
     }
 
     /// A block device node.
-    pub fn dev_block(
-        &mut self,
-        path: impl AsRef<OsStr>,
-        major: u32,
-        minor: u32,
-        mode: u32,
-    ) -> &mut Self {
-        let r = self.insert(
-            bytes_of(&path),
-            Node::new(Kind::BlockDev { major, minor }, mode),
-        );
+    pub fn dev_block(&mut self, path: impl AsRef<OsStr>, major: u32, minor: u32, mode: u32) -> &mut Self {
+        let r = self.insert(bytes_of(&path), Node::new(Kind::BlockDev { major, minor }, mode));
         self.record(r)
     }
 
@@ -472,18 +433,11 @@ impl Image {
     /// files, symbolic links (as they are), device nodes and fifos, with their
     /// permission bits; owners are 0:0 (see [`Image::owner`]); sockets are skipped.
     /// A symbolic link given as `host_dir` itself is followed.
-    pub fn add_tree(
-        &mut self,
-        host_dir: impl AsRef<Path>,
-        dest: impl AsRef<OsStr>,
-    ) -> Result<&mut Self> {
+    pub fn add_tree(&mut self, host_dir: impl AsRef<Path>, dest: impl AsRef<OsStr>) -> Result<&mut Self> {
         let host_dir = host_dir.as_ref();
         let md = fs::metadata(host_dir).at("reading", host_dir)?;
         if !md.is_dir() {
-            return Err(Error::new(format!(
-                "{} is not a directory",
-                host_dir.display()
-            )));
+            return Err(Error::new(format!("{} is not a directory", host_dir.display())));
         }
         let dest = split(bytes_of(&dest));
         self.add_tree_at(host_dir, &md, &dest)?;
@@ -525,21 +479,11 @@ impl Image {
     /// `/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2`. Where the image already has a
     /// real directory at the place of a directory link (say `/lib`, made for kernel
     /// modules), that directory is kept and the rest of the path goes below it.
-    pub fn add_host_path(
-        &mut self,
-        root: impl AsRef<Path>,
-        path: impl AsRef<Path>,
-    ) -> Result<&mut Self> {
+    pub fn add_host_path(&mut self, root: impl AsRef<Path>, path: impl AsRef<Path>) -> Result<&mut Self> {
         let root = root.as_ref();
         let path = &crate::ldso::absolute_in(root, path.as_ref())?;
         let res = hostpath::resolve(root, path)?;
-        let ctx = |e: String| {
-            Error::new(format!(
-                "adding {} from {}: {e}",
-                path.display(),
-                root.display()
-            ))
-        };
+        let ctx = |e: String| Error::new(format!("adding {} from {}: {e}", path.display(), root.display()));
         // Directory links the image keeps as directories: resolved target → image path.
         let mut subst: Vec<(Comps, Comps)> = Vec::new();
         let map = |subst: &[(Comps, Comps)], p: &Path| -> Comps {
@@ -562,16 +506,13 @@ impl Image {
                     continue;
                 }
             }
-            let node = Node::new(
-                Kind::Symlink(link.target.as_os_str().as_bytes().to_vec()),
-                0o777,
-            );
+            let node = Node::new(Kind::Symlink(link.target.as_os_str().as_bytes().to_vec()), 0o777);
             self.insert(&at.join(&b'/'), node).map_err(ctx)?;
         }
         let host = res.host_path(root);
         let md = fs::metadata(&host).at("reading", &host)?;
-        let node = Image::node_from_host(&host, &md)?
-            .ok_or_else(|| Error::new(format!("{} is a socket", host.display())))?;
+        let node =
+            Image::node_from_host(&host, &md)?.ok_or_else(|| Error::new(format!("{} is a socket", host.display())))?;
         let at = map(&subst, &res.real);
         self.insert(&at.join(&b'/'), node).map_err(ctx)?;
         Ok(self)
@@ -595,11 +536,7 @@ impl Image {
     }
 
     /// Like [`Image::add_program`], with a resolver for another root.
-    pub fn add_program_with(
-        &mut self,
-        resolver: &Resolver,
-        program: impl AsRef<Path>,
-    ) -> Result<&mut Self> {
+    pub fn add_program_with(&mut self, resolver: &Resolver, program: impl AsRef<Path>) -> Result<&mut Self> {
         let c = resolver.closure(program)?;
         self.add_closure(&c)
     }
@@ -678,12 +615,8 @@ impl Image {
                 mtime: self.mtime,
                 ..Header::default()
             };
-            let too_big = |len: u64| {
-                Error::new(format!(
-                    "{}: {len} bytes is over the 4 GiB limit of cpio newc",
-                    shown()
-                ))
-            };
+            let too_big =
+                |len: u64| Error::new(format!("{}: {len} bytes is over the 4 GiB limit of cpio newc", shown()));
             let r = match &n.kind {
                 Kind::File(Source::Bytes(b)) => {
                     h.filesize = u32::try_from(b.len()).map_err(|_| too_big(b.len() as u64))?;
@@ -716,9 +649,7 @@ impl Image {
             };
             r.map_err(|e| Error::io(format!("writing {} into the image", shown()), e))?;
         }
-        let (enc, cpio_bytes) = cw
-            .finish()
-            .map_err(|e| Error::io("writing the image trailer", e))?;
+        let (enc, cpio_bytes) = cw.finish().map_err(|e| Error::io("writing the image trailer", e))?;
         let bw = enc
             .finish()
             .map_err(|e| Error::io("finishing the compressed stream", e))?;
@@ -799,14 +730,8 @@ mod tests {
             .map(|e| (e.name_str(), e.header.mode, e.header.ino, e.header.mtime))
             .collect();
         assert_eq!(by[0], ("bin".to_string(), cpio::S_IFLNK | 0o777, 1, 7));
-        assert_eq!(
-            by[2],
-            ("dev/console".to_string(), cpio::S_IFCHR | 0o600, 3, 7)
-        );
-        assert_eq!(
-            by[6],
-            ("usr/bin/a".to_string(), cpio::S_IFREG | 0o4755, 7, 7)
-        );
+        assert_eq!(by[2], ("dev/console".to_string(), cpio::S_IFCHR | 0o600, 3, 7));
+        assert_eq!(by[6], ("usr/bin/a".to_string(), cpio::S_IFREG | 0o4755, 7, 7));
         assert_eq!(got[0].data, b"usr/bin");
         assert_eq!((got[2].header.rdev_major, got[2].header.rdev_minor), (5, 1));
         assert_eq!(got[4].header.nlink, 2);
@@ -855,13 +780,9 @@ mod tests {
     #[test]
     fn conflicts_are_reported() {
         let mut img = Image::new();
-        img.file_bytes("/etc/x", "", 0o644)
-            .file_bytes("/etc", "oops", 0o644);
-        img.file_bytes("/f", "", 0o644)
-            .file_bytes("/f/g", "", 0o644);
-        img.symlink("/a", "b")
-            .symlink("/b", "a")
-            .file_bytes("/a/x", "", 0o644);
+        img.file_bytes("/etc/x", "", 0o644).file_bytes("/etc", "oops", 0o644);
+        img.file_bytes("/f", "", 0o644).file_bytes("/f/g", "", 0o644);
+        img.symlink("/a", "b").symlink("/b", "a").file_bytes("/a/x", "", 0o644);
         img.dev_char("/", 1, 1, 0);
         img.owner("/nothere", 1, 1);
         let e = img.check().unwrap_err().to_string();
@@ -922,8 +843,7 @@ mod tests {
         // Nothing in the image yet: the links are reproduced.
         let mut img = Image::new();
         img.add_host_path(r, "/lib64/ld.so").unwrap();
-        img.add_host_path(r, "/lib/x86_64-linux-gnu/libc.so.6")
-            .unwrap();
+        img.add_host_path(r, "/lib/x86_64-linux-gnu/libc.so.6").unwrap();
         assert_eq!(
             names(&img),
             [
@@ -938,10 +858,7 @@ mod tests {
                 "/usr/lib64/ld.so"
             ]
         );
-        assert_eq!(
-            img.get("/lib").unwrap().kind,
-            Kind::Symlink(b"usr/lib".to_vec())
-        );
+        assert_eq!(img.get("/lib").unwrap().kind, Kind::Symlink(b"usr/lib".to_vec()));
         // modules added afterwards go through /lib -> usr/lib
         img.file_bytes("/lib/modules/v/modules.dep", "", 0o644);
         assert!(img.get("/usr/lib/modules/v/modules.dep").is_some());
@@ -950,8 +867,7 @@ mod tests {
         let mut img = Image::new();
         img.dir("/lib/modules", 0o755);
         img.add_host_path(r, "/lib64/ld.so").unwrap();
-        img.add_host_path(r, "/lib/x86_64-linux-gnu/libc.so.6")
-            .unwrap();
+        img.add_host_path(r, "/lib/x86_64-linux-gnu/libc.so.6").unwrap();
         assert_eq!(img.get("/lib").unwrap().kind, Kind::Dir);
         assert_eq!(
             img.get("/lib/x86_64-linux-gnu/ld.so").unwrap().kind,
@@ -967,10 +883,7 @@ mod tests {
         // add_tree: everything as it is, sorted, owners 0:0
         let mut img = Image::new();
         img.add_tree(r, "/").unwrap();
-        assert_eq!(
-            img.get("/lib").unwrap().kind,
-            Kind::Symlink(b"usr/lib".to_vec())
-        );
+        assert_eq!(img.get("/lib").unwrap().kind, Kind::Symlink(b"usr/lib".to_vec()));
         assert_eq!(
             img.get("/usr/lib/x86_64-linux-gnu/libc.so.6").unwrap().mode & 0o777,
             fs::metadata(r.join("usr/lib/x86_64-linux-gnu/libc.so.6"))

@@ -80,10 +80,7 @@ fn parse_depends(out: &str) -> Option<String> {
 }
 
 fn tree_at(dir: &Path, package: &str) -> Result<KernelTree> {
-    let version = package
-        .strip_prefix("linux-image-")
-        .unwrap_or(package)
-        .to_string();
+    let version = package.strip_prefix("linux-image-").unwrap_or(package).to_string();
     let root = dir.join("root");
     let vmlinuz = root.join(format!("boot/vmlinuz-{version}"));
     let modules_dir = ["lib/modules", "usr/lib/modules"]
@@ -243,12 +240,7 @@ fn unpack_into(tmp: &Path, package: &str) -> Result<()> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .ok_or_else(|| {
-            Error::new(format!(
-                "apt-get download {package} left no .deb in {}",
-                tmp.display()
-            ))
-        })?;
+        .ok_or_else(|| Error::new(format!("apt-get download {package} left no .deb in {}", tmp.display())))?;
     let t1 = Instant::now();
     let root = tmp.join("root");
     run(Command::new("dpkg").arg("-x").arg(&deb).arg(&root))?;
@@ -290,18 +282,13 @@ pub fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<()> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::io("running xz (install xz-utils)", e))?;
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| Error::new("xz: no stdin"))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| Error::new("xz: no stdin"))?;
     let data = img[off..].to_vec();
     let feeder = std::thread::spawn(move || {
         // xz stops reading after the stream: a broken pipe here is expected.
         let _ = stdin.write_all(&data);
     });
-    let o = child
-        .wait_with_output()
-        .map_err(|e| Error::io("running xz", e))?;
+    let o = child.wait_with_output().map_err(|e| Error::io("running xz", e))?;
     let _ = feeder.join();
     if !o.status.success() {
         return Err(Error::new(format!(
@@ -337,8 +324,7 @@ pub fn depmod(modules_dir: &Path, work: &Path) -> Result<String> {
         let ft = e.file_type().at("reading", &e.path())?;
         let name = e.file_name();
         if ft.is_dir() {
-            std::os::unix::fs::symlink(e.path(), dst.join(&name))
-                .at("linking", &dst.join(&name))?;
+            std::os::unix::fs::symlink(e.path(), dst.join(&name)).at("linking", &dst.join(&name))?;
         } else if ft.is_file() && name.to_string_lossy().starts_with("modules.") {
             // modules.order and modules.builtin are input to depmod.
             let n = name.to_string_lossy();
@@ -359,10 +345,7 @@ mod tests {
     #[test]
     fn apt_cache_output() {
         let out = "linux-image-amd64\n  Depends: linux-image-6.1.0-57-amd64\n  Depends: other\n";
-        assert_eq!(
-            parse_depends(out).as_deref(),
-            Some("linux-image-6.1.0-57-amd64")
-        );
+        assert_eq!(parse_depends(out).as_deref(), Some("linux-image-6.1.0-57-amd64"));
         assert_eq!(
             parse_depends("linux-image-amd64\n  Depends: linux-image-amd64-signed\n"),
             None

@@ -123,13 +123,7 @@ impl Resolver {
         let root = root.into();
         let mut conf_dirs = Vec::new();
         let mut seen = Vec::new();
-        read_ld_so_conf(
-            &root,
-            Path::new("/etc/ld.so.conf"),
-            &mut conf_dirs,
-            &mut seen,
-            0,
-        )?;
+        read_ld_so_conf(&root, Path::new("/etc/ld.so.conf"), &mut conf_dirs, &mut seen, 0)?;
         Ok(Resolver {
             root,
             library_path: Vec::new(),
@@ -246,8 +240,7 @@ impl Resolver {
         let interp_path = {
             let host = join_in(&self.root, &prog.real_path);
             let data = fs::read(&host).at("reading", &host)?;
-            let e =
-                Elf::parse(&data).map_err(|e| Error::new(format!("{}: {e}", host.display())))?;
+            let e = Elf::parse(&data).map_err(|e| Error::new(format!("{}: {e}", host.display())))?;
             e.interpreter()
                 .map_err(|e| Error::new(format!("{}: {e}", host.display())))?
                 .map(PathBuf::from)
@@ -290,10 +283,7 @@ impl Resolver {
                 }
                 let (obj, k) = self.load(&path, &need).map_err(ctx)?;
                 if k != kind {
-                    return Err(ctx(Error::new(format!(
-                        "{} is for another machine",
-                        path.display()
-                    ))));
+                    return Err(ctx(Error::new(format!("{} is for another machine", path.display()))));
                 }
                 let j = objs.len();
                 names.insert(need.clone(), j);
@@ -315,14 +305,7 @@ impl Resolver {
         })
     }
 
-    fn find(
-        &self,
-        need: &str,
-        idx: usize,
-        objs: &[Object],
-        loader: &[Option<usize>],
-        kind: Kind,
-    ) -> Result<PathBuf> {
+    fn find(&self, need: &str, idx: usize, objs: &[Object], loader: &[Option<usize>], kind: Kind) -> Result<PathBuf> {
         if need.contains('/') {
             let p = if need.starts_with('/') {
                 PathBuf::from(need)
@@ -341,14 +324,8 @@ impl Resolver {
         let origin_of = |i: usize| -> PathBuf {
             // ld.so takes the program's $ORIGIN from /proc/self/exe (links resolved) and
             // a library's from the path it was found under.
-            let p = if i == 0 {
-                &objs[i].real_path
-            } else {
-                &objs[i].path
-            };
-            p.parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("/"))
+            let p = if i == 0 { &objs[i].real_path } else { &objs[i].path };
+            p.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"))
         };
         let mut dirs: Vec<PathBuf> = Vec::new();
         if objs[idx].runpath.is_none() {
@@ -397,8 +374,7 @@ pub(crate) fn absolute_in(root: &Path, p: &Path) -> Result<PathBuf> {
         return Ok(p.to_path_buf());
     }
     if root == Path::new("/") {
-        let cwd =
-            std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
+        let cwd = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
         return Ok(cwd.join(p));
     }
     Ok(Path::new("/").join(p))
@@ -443,10 +419,7 @@ fn read_ld_so_conf(
         if line.is_empty() {
             continue;
         }
-        if let Some(pat) = line
-            .strip_prefix("include")
-            .filter(|r| r.starts_with([' ', '\t']))
-        {
+        if let Some(pat) = line.strip_prefix("include").filter(|r| r.starts_with([' ', '\t'])) {
             for pat in pat.split_whitespace() {
                 let pat = if pat.starts_with('/') {
                     PathBuf::from(pat)
@@ -539,11 +512,7 @@ mod tests {
             "# multiarch\n/usr/lib/x86_64-linux-gnu\n",
         )
         .unwrap();
-        fs::write(
-            r.join("etc/ld.so.conf.d/a.conf"),
-            "/usr/local/lib/\nhwcap 1 nosegneg\n",
-        )
-        .unwrap();
+        fs::write(r.join("etc/ld.so.conf.d/a.conf"), "/usr/local/lib/\nhwcap 1 nosegneg\n").unwrap();
         fs::write(r.join("etc/ld.so.conf.d/c.conf.off"), "/nope\n").unwrap();
         let res = Resolver::new(r).unwrap();
         let want: Vec<PathBuf> = ["/usr/local/lib", "/usr/lib/x86_64-linux-gnu", "/opt/lib"]
@@ -571,10 +540,7 @@ mod tests {
         fs::write(r.join("opt/app/lib/libc.so.6.1"), &sample).unwrap();
         symlink("libc.so.6.1", r.join("opt/app/lib/libc.so.6")).unwrap();
         fs::write(r.join("usr/lib64/ld-linux-x86-64.so.2"), &sample).unwrap();
-        let c = Resolver::new(r)
-            .unwrap()
-            .closure("/opt/app/bin/prog")
-            .unwrap();
+        let c = Resolver::new(r).unwrap().closure("/opt/app/bin/prog").unwrap();
         assert_eq!(
             c.interpreter.as_ref().unwrap().path,
             Path::new("/lib64/ld-linux-x86-64.so.2")
@@ -584,14 +550,8 @@ mod tests {
             Path::new("/usr/lib64/ld-linux-x86-64.so.2")
         );
         assert_eq!(c.libraries.len(), 1);
-        assert_eq!(
-            c.libraries[0].path,
-            Path::new("/opt/app/bin/../lib/libc.so.6")
-        );
-        assert_eq!(
-            c.libraries[0].real_path,
-            Path::new("/opt/app/lib/libc.so.6.1")
-        );
+        assert_eq!(c.libraries[0].path, Path::new("/opt/app/bin/../lib/libc.so.6"));
+        assert_eq!(c.libraries[0].real_path, Path::new("/opt/app/lib/libc.so.6.1"));
         // Without the library: a clear error naming what is missing and who needs it.
         fs::remove_file(r.join("opt/app/lib/libc.so.6")).unwrap();
         let e = Resolver::new(r)

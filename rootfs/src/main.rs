@@ -83,10 +83,7 @@ impl<'a> Args<'a> {
         if flags.contains(&a.as_str()) {
             return Ok(Some((a.clone(), String::new())));
         }
-        let v = self
-            .it
-            .next()
-            .ok_or_else(|| Error::new(format!("{a} needs a value")))?;
+        let v = self.it.next().ok_or_else(|| Error::new(format!("{a} needs a value")))?;
         Ok(Some((a.clone(), v.clone())))
     }
 }
@@ -143,8 +140,7 @@ fn build(args: &[String]) -> Result<()> {
                 resolver = Resolver::new(&v)?;
             }
             "--library-path" => {
-                resolver = resolver
-                    .library_path(v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+                resolver = resolver.library_path(v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
             }
             "--dir" => {
                 let (dest, mode) = match v.split_once(':') {
@@ -162,16 +158,10 @@ fn build(args: &[String]) -> Result<()> {
             "--dev" => {
                 let p: Vec<&str> = v.split(':').collect();
                 if !(4..=5).contains(&p.len()) {
-                    return Err(Error::new(format!(
-                        "--dev {v}: expected DEST:c|b:MAJOR:MINOR[:MODE]"
-                    )));
+                    return Err(Error::new(format!("--dev {v}: expected DEST:c|b:MAJOR:MINOR[:MODE]")));
                 }
                 let (major, minor) = (num(p[2], "--dev")?, num(p[3], "--dev")?);
-                let mode = p
-                    .get(4)
-                    .map(|m| octal(m, "--dev"))
-                    .transpose()?
-                    .unwrap_or(0o600);
+                let mode = p.get(4).map(|m| octal(m, "--dev")).transpose()?.unwrap_or(0o600);
                 match p[1] {
                     "c" => img.dev_char(p[0], major, minor, mode),
                     "b" => img.dev_block(p[0], major, minor, mode),
@@ -179,9 +169,7 @@ fn build(args: &[String]) -> Result<()> {
                 };
             }
             "--modules-root" => modules_root = Some(PathBuf::from(v)),
-            "--module" => {
-                module_names.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string))
-            }
+            "--module" => module_names.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_string)),
             "" => return Err(Error::new(format!("unexpected argument {v:?}"))),
             _ => return Err(Error::new(format!("unknown option {k}"))),
         }
@@ -193,10 +181,7 @@ fn build(args: &[String]) -> Result<()> {
         let order: Vec<&str> = set.order().collect();
         eprintln!("keel-rootfs: modules, in load order: {}", order.join(" "));
         if !set.builtin.is_empty() {
-            eprintln!(
-                "keel-rootfs: built into the kernel: {}",
-                set.builtin.join(" ")
-            );
+            eprintln!("keel-rootfs: built into the kernel: {}", set.builtin.join(" "));
         }
     }
     let out = out.ok_or_else(|| Error::new("build needs --out FILE"))?;
@@ -282,10 +267,7 @@ fn modules(args: &[String]) -> Result<()> {
     }
     let root = root.ok_or_else(|| Error::new("modules needs --modules-root DIR"))?;
     let set = ModuleTree::open(&root)?.resolve(&names)?;
-    println!(
-        "# load order: {}",
-        set.order().collect::<Vec<_>>().join(" ")
-    );
+    println!("# load order: {}", set.order().collect::<Vec<_>>().join(" "));
     if !set.builtin.is_empty() {
         println!("# built in: {}", set.builtin.join(" "));
     }

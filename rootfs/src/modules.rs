@@ -152,12 +152,8 @@ impl ModuleTree {
             .get(&n)
             .ok_or_else(|| Error::new(format!("module {n} not found in {}", self.dir.display())))?;
         let path = self.dir.join(rel);
-        let sec = read_modinfo(&path)?.ok_or_else(|| {
-            Error::new(format!(
-                "{}: no .modinfo section: not a kernel module",
-                path.display()
-            ))
-        })?;
+        let sec = read_modinfo(&path)?
+            .ok_or_else(|| Error::new(format!("{}: no .modinfo section: not a kernel module", path.display())))?;
         let mut info = ModInfo {
             name: n,
             ..ModInfo::default()
@@ -165,13 +161,7 @@ impl ModuleTree {
         for (k, v) in elf::modinfo(&sec) {
             match k.as_str() {
                 "name" => info.name = normalize(&v),
-                "depends" => {
-                    info.depends = v
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(normalize)
-                        .collect()
-                }
+                "depends" => info.depends = v.split(',').filter(|s| !s.is_empty()).map(normalize).collect(),
                 "softdep" => info.softdeps.push(v),
                 "alias" => info.aliases.push(v),
                 "vermagic" => info.vermagic = Some(v),
@@ -208,10 +198,7 @@ impl ModuleTree {
                 let from = st.stack.iter().position(|s| s == name).unwrap_or(0);
                 let mut cycle = st.stack[from..].to_vec();
                 cycle.push(name.to_string());
-                return Err(Error::new(format!(
-                    "module dependency cycle: {}",
-                    cycle.join(" -> ")
-                )));
+                return Err(Error::new(format!("module dependency cycle: {}", cycle.join(" -> "))));
             }
             None => {}
         }
@@ -223,9 +210,7 @@ impl ModuleTree {
                 }
                 return Ok(());
             }
-            let who = needed_by
-                .map(|w| format!(" (needed by {w})"))
-                .unwrap_or_default();
+            let who = needed_by.map(|w| format!(" (needed by {w})")).unwrap_or_default();
             return Err(Error::new(format!(
                 "module {name}{who} not found in {} and not built into the kernel",
                 self.dir.display()
@@ -336,19 +321,12 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>> {
     } else if name.ends_with(".zst") {
         out = zstd::stream::decode_all(&raw[..]).at("decompressing (zstd)", path)?;
     } else if name.ends_with(".xz") {
-        let o = Command::new("xz")
-            .args(["-dc", "--"])
-            .arg(path)
-            .output()
-            .map_err(|e| {
-                Error::io(
-                    format!(
-                        "running xz to decompress {} (install xz-utils)",
-                        path.display()
-                    ),
-                    e,
-                )
-            })?;
+        let o = Command::new("xz").args(["-dc", "--"]).arg(path).output().map_err(|e| {
+            Error::io(
+                format!("running xz to decompress {} (install xz-utils)", path.display()),
+                e,
+            )
+        })?;
         if !o.status.success() {
             return Err(Error::new(format!(
                 "xz -dc {}: {}",
@@ -510,11 +488,7 @@ mod tests {
         put("kernel/fs/nfs/nfs.ko", "nfs", "sunrpc,lockd,fscache,netfs");
         put("kernel/fs/netfs/netfs.ko", "netfs", "");
         put("kernel/fs/nfs/nfsv4.ko", "nfsv4", "sunrpc,nfs,dns_resolver");
-        put(
-            "kernel/net/dns_resolver/dns_resolver.ko.xz",
-            "dns_resolver",
-            "",
-        );
+        put("kernel/net/dns_resolver/dns_resolver.ko.xz", "dns_resolver", "");
         put("kernel/drivers/x/dash-name.ko", "dash_name", "");
         put("kernel/a/cyc-a.ko", "cyc_a", "cyc_b");
         put("kernel/a/cyc-b.ko", "cyc_b", "cyc_a");
@@ -535,10 +509,7 @@ mod tests {
         let mt = ModuleTree::open(&d).unwrap();
         assert_eq!(mt.version(), "6.1.0-test");
         assert_eq!(mt.path_of("nfs"), Some("updates/nfs.ko"));
-        assert_eq!(
-            mt.path_of("dash-name"),
-            Some("kernel/drivers/x/dash-name.ko")
-        );
+        assert_eq!(mt.path_of("dash-name"), Some("kernel/drivers/x/dash-name.ko"));
         assert!(mt.is_builtin("fscache"));
         let set = mt.resolve(&["nfsv4", "dash-name", "ext4"]).unwrap();
         let order: Vec<_> = set.order().collect();
@@ -559,7 +530,10 @@ mod tests {
         let dep = set.modules_dep();
         let lines: Vec<_> = dep.lines().collect();
         assert_eq!(lines[0], "kernel/net/sunrpc/sunrpc.ko:");
-        assert_eq!(lines[2], "kernel/fs/lockd/lockd.ko.zst: kernel/fs/nfs_common/grace.ko.gz kernel/net/sunrpc/sunrpc.ko");
+        assert_eq!(
+            lines[2],
+            "kernel/fs/lockd/lockd.ko.zst: kernel/fs/nfs_common/grace.ko.gz kernel/net/sunrpc/sunrpc.ko"
+        );
         assert_eq!(
             lines[6],
             "kernel/fs/nfs/nfsv4.ko: kernel/net/dns_resolver/dns_resolver.ko.xz updates/nfs.ko kernel/fs/netfs/netfs.ko \
@@ -572,13 +546,7 @@ mod tests {
             for d in deps.iter().rev().chain(std::iter::once(&m)) {
                 let name = module_name(d.rsplit('/').next().unwrap()).unwrap();
                 for need in &set.modules.iter().find(|x| x.name == name).unwrap().depends {
-                    let p = set
-                        .modules
-                        .iter()
-                        .find(|x| &x.name == need)
-                        .unwrap()
-                        .path
-                        .as_str();
+                    let p = set.modules.iter().find(|x| &x.name == need).unwrap().path.as_str();
                     assert!(loaded.contains(&p), "{m}: {d} before {p}");
                 }
                 loaded.push(d);
@@ -594,10 +562,7 @@ mod tests {
         let e = mt.resolve(&["cyc-a"]).unwrap_err().to_string();
         assert!(e.contains("cycle: cyc_a -> cyc_b -> cyc_a"), "{e}");
         let e = mt.resolve(&["needs_missing"]).unwrap_err().to_string();
-        assert!(
-            e.contains("module nothere (needed by needs_missing) not found"),
-            "{e}"
-        );
+        assert!(e.contains("module nothere (needed by needs_missing) not found"), "{e}");
         let e = mt.resolve(&["nope"]).unwrap_err().to_string();
         assert!(e.contains("module nope not found"), "{e}");
         assert!(ModuleTree::open(t.path().join("nothere")).is_err());

@@ -9,11 +9,7 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .output()
-        .unwrap()
+    bin().args(args).env_remove("SOURCE_DATE_EPOCH").output().unwrap()
 }
 
 fn tmp(tag: &str) -> PathBuf {
@@ -76,10 +72,7 @@ fn build_and_list() {
         "usr/bin/keyctl",
         "lib64 -> usr/lib64",
     ] {
-        assert!(
-            text.lines().any(|l| l.contains(want)),
-            "no {want:?} in\n{text}"
-        );
+        assert!(text.lines().any(|l| l.contains(want)), "no {want:?} in\n{text}");
     }
 
     let o = run(&["closure", "/usr/bin/keyctl"]);

@@ -38,15 +38,11 @@ impl Drop for TempDir {
 }
 
 fn is_root() -> bool {
-    fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
+    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
 
 fn sh(cmd: &mut Command) -> String {
-    let o = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let o = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         o.status.success(),
         "{cmd:?} failed: {}",
@@ -115,9 +111,7 @@ fn gnu_cpio_lists_and_unpacks_the_image() {
     let file = t.path().join("image.cpio");
     fs::write(&file, &archive).unwrap();
 
-    let listed = sh(Command::new("cpio")
-        .args(["-t", "--quiet", "-F"])
-        .arg(&file));
+    let listed = sh(Command::new("cpio").args(["-t", "--quiet", "-F"]).arg(&file));
     let want: Vec<String> = img
         .entries()
         .map(|(p, _)| p.trim_start_matches('/').to_string())
@@ -200,11 +194,7 @@ fn gnu_cpio_lists_and_unpacks_the_image() {
     let gz = build(&img, Compression::GZIP);
     let gz_file = t.path().join("image.cpio.gz");
     fs::write(&gz_file, &gz).unwrap();
-    let o = Command::new("gzip")
-        .arg("-dc")
-        .arg(&gz_file)
-        .output()
-        .unwrap();
+    let o = Command::new("gzip").arg("-dc").arg(&gz_file).output().unwrap();
     assert!(o.status.success());
     assert_eq!(o.stdout, archive);
     let zst = build(&img, Compression::ZSTD);
@@ -343,11 +333,7 @@ fn program_image_runs_under_chroot() {
     // and with the host's merged-/usr links reproduced
     let mut img = Image::new();
     img.add_program("/usr/bin/keyctl").unwrap();
-    if fs::symlink_metadata("/lib")
-        .unwrap()
-        .file_type()
-        .is_symlink()
-    {
+    if fs::symlink_metadata("/lib").unwrap().file_type().is_symlink() {
         assert!(matches!(
             img.get("/lib").unwrap().kind,
             keel_rootfs::image::Kind::Symlink(_)
@@ -375,13 +361,8 @@ fn kernel() -> &'static KernelTree {
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kernel"));
         let t = std::time::Instant::now();
-        let k = keel_rootfs::fetch_debian_kernel(&cache)
-            .unwrap_or_else(|e| panic!("fetching the kernel: {e}"));
-        eprintln!(
-            "kernel {} ready in {:.1} s",
-            k.package,
-            t.elapsed().as_secs_f64()
-        );
+        let k = keel_rootfs::fetch_debian_kernel(&cache).unwrap_or_else(|e| panic!("fetching the kernel: {e}"));
+        eprintln!("kernel {} ready in {:.1} s", k.package, t.elapsed().as_secs_f64());
         k
     })
 }
@@ -408,18 +389,10 @@ fn check_set(names: &[&str]) {
             .unwrap_or_else(|| panic!("{} not in depmod's modules.dep", m.path));
         // every dependency depmod names is loaded earlier
         for d in want {
-            assert!(
-                loaded.contains(d.as_str()),
-                "{}: {d} is not loaded before it",
-                m.name
-            );
+            assert!(loaded.contains(d.as_str()), "{}: {d} is not loaded before it", m.name);
         }
         // and our closure is depmod's
-        let ours: BTreeSet<&str> = set
-            .all_depends(&m.name)
-            .iter()
-            .map(|d| d.path.as_str())
-            .collect();
+        let ours: BTreeSet<&str> = set.all_depends(&m.name).iter().map(|d| d.path.as_str()).collect();
         let theirs: BTreeSet<&str> = want.iter().map(String::as_str).collect();
         assert_eq!(ours, theirs, "{}", m.name);
         loaded.insert(&m.path);
@@ -495,10 +468,7 @@ fn whole_module_tree_matches_depmod() {
 #[test]
 fn modules_in_an_image() {
     let k = kernel();
-    let set = ModuleTree::open(&k.modules_dir)
-        .unwrap()
-        .resolve(&["nfsv4"])
-        .unwrap();
+    let set = ModuleTree::open(&k.modules_dir).unwrap().resolve(&["nfsv4"]).unwrap();
     let mut img = Image::new();
     img.add_modules(&set).unwrap();
     let a = build(&img, Compression::None);

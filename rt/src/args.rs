@@ -82,8 +82,7 @@ impl Iterator for EnvIter {
         if self.p.is_null() {
             return None;
         }
-        // SAFETY: `init` was given a null-terminated array of valid strings;
-        // we stop at the null entry and never step past it.
+        // SAFETY: `init` was given a null-terminated array of valid strings; we stop at the null entry and never step past it.
         unsafe {
             let s = *self.p;
             if s.is_null() {

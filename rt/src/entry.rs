@@ -39,8 +39,7 @@ extern "Rust" {
 /// # Safety
 /// Called once, from `_start`, with the kernel's initial stack pointer.
 unsafe extern "C" fn start_rust(sp: *const usize) -> ! {
-    // SAFETY: the kernel's initial stack layout (ELF ABI): argc at sp, then
-    // argc argv pointers and a NULL, then envp pointers and a NULL.
+    // SAFETY: the kernel's initial stack layout (ELF ABI): argc at sp, then argc argv pointers and a NULL, then envp pointers and a NULL.
     unsafe {
         let argc = *sp;
         let argv = sp.add(1) as *const *const u8;

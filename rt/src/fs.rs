@@ -7,14 +7,21 @@ use rustix::io::Errno;
 
 /// Opens `path` (relative to `dir`, or absolute) read-only, close-on-exec.
 pub fn open_read<Fd: AsFd>(dir: Fd, path: &CStr) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())
+    rustix::fs::openat(
+        dir,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
 }
 
 /// Reads all of `fd` into `buf`. EFBIG if it does not fit.
 pub fn read_fd_into<Fd: AsFd>(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut n = 0;
     loop {
-        let Some(rest) = buf.get_mut(n..) else { return Err(Errno::FBIG) };
+        let Some(rest) = buf.get_mut(n..) else {
+            return Err(Errno::FBIG);
+        };
         if rest.is_empty() {
             // Full: it fits only if the file ends exactly here.
             let mut probe = [0u8; 1];
@@ -42,7 +49,12 @@ pub fn read_into(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// Writes `data` to an existing file (a /proc or /sys knob) in one write.
 pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
-    let fd = rustix::fs::openat(rustix::fs::CWD, path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )?;
     write_all(&fd, data)
 }
 

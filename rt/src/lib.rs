@@ -12,16 +12,16 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod args;
-pub mod fs;
-pub mod path;
 #[cfg(feature = "entry")]
 pub mod entry;
 mod errno_names;
+pub mod fs;
 pub mod line;
 pub mod log;
 #[cfg(feature = "mem")]
 pub mod mem;
 pub mod panic;
+pub mod path;
 pub mod sys;
 
 pub use line::{Line, Piece};

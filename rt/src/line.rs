@@ -21,7 +21,11 @@ impl Default for Line {
 
 impl Line {
     pub const fn new() -> Self {
-        Line { buf: [0; LINE_MAX], len: 0, cut: false }
+        Line {
+            buf: [0; LINE_MAX],
+            len: 0,
+            cut: false,
+        }
     }
 
     /// The bytes written so far (with a `...` marker if cut).
@@ -58,9 +62,7 @@ impl Line {
             let cap = LINE_MAX - 3;
             self.len = self.len.min(cap);
             let keep = (cap - self.len).min(b.len());
-            if let (Some(dst), Some(src)) =
-                (self.buf.get_mut(self.len..self.len + keep), b.get(..keep))
-            {
+            if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..self.len + keep), b.get(..keep)) {
                 dst.copy_from_slice(src);
             }
             self.len += keep;
@@ -232,7 +234,16 @@ mod tests {
     #[test]
     fn builds_pieces() {
         let e = Errno::INVAL;
-        let l = crate::line!("keel: container ", &b"web"[..], ": pivot_root: ", e, " ", 42u32, " ", -7i32);
+        let l = crate::line!(
+            "keel: container ",
+            &b"web"[..],
+            ": pivot_root: ",
+            e,
+            " ",
+            42u32,
+            " ",
+            -7i32
+        );
         assert_eq!(l.as_bytes(), b"keel: container web: pivot_root: EINVAL 42 -7");
     }
 

@@ -9,8 +9,7 @@ mod imp {
     /// `n` bytes readable at `src` and writable at `dst`, not overlapping.
     #[no_mangle]
     pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
-        // SAFETY: the caller's contract; rep movsb copies exactly rcx bytes
-        // forwards (DF is clear per the ABI).
+        // SAFETY: the caller's contract; rep movsb copies exactly rcx bytes forwards (DF is clear per the ABI).
         unsafe {
             core::arch::asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _,
                 inout("rsi") src => _, options(nostack, preserves_flags));
@@ -26,8 +25,7 @@ mod imp {
             // SAFETY: dst is not inside (src, src+n): a forward copy is correct.
             unsafe { memcpy(dst, src, n) }
         } else {
-            // SAFETY: overlapping with dst above src: copy backwards with DF
-            // set, restored before returning.
+            // SAFETY: overlapping with dst above src: copy backwards with DF set, restored before returning.
             unsafe {
                 core::arch::asm!("std", "rep movsb", "cld",
                     inout("rcx") n => _, inout("rdi") dst.add(n).wrapping_sub(1) => _,
@@ -58,8 +56,7 @@ mod imp {
     pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
         let mut i = 0;
         while i < n {
-            // SAFETY: i < n, within both buffers; volatile keeps LLVM from
-            // recognising the loop as a memcpy call.
+            // SAFETY: i < n, within both buffers; volatile keeps LLVM from recognising the loop as a memcpy call.
             unsafe { core::ptr::write_volatile(dst.add(i), core::ptr::read_volatile(src.add(i))) };
             i += 1;
         }

@@ -22,7 +22,11 @@ impl<const N: usize> Default for CBuf<N> {
 
 impl<const N: usize> CBuf<N> {
     pub const fn new() -> Self {
-        CBuf { buf: [0; N], len: 0, overflow: false }
+        CBuf {
+            buf: [0; N],
+            len: 0,
+            overflow: false,
+        }
     }
 
     pub fn from(b: &[u8]) -> Self {
@@ -104,8 +108,7 @@ impl<const N: usize> CBuf<N> {
             return Err(Errno::NAMETOOLONG);
         }
         // The byte at `len` is always 0 (push writes it; new() is zeroed).
-        CStr::from_bytes_with_nul(self.buf.get(..=self.len).ok_or(Errno::NAMETOOLONG)?)
-            .map_err(|_| Errno::NAMETOOLONG)
+        CStr::from_bytes_with_nul(self.buf.get(..=self.len).ok_or(Errno::NAMETOOLONG)?).map_err(|_| Errno::NAMETOOLONG)
     }
 }
 

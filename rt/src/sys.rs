@@ -14,9 +14,7 @@ mod arch {
     #[cfg(target_arch = "x86_64")]
     pub unsafe fn syscall6(nr: usize, a: [usize; 6]) -> isize {
         let ret: isize;
-        // SAFETY: the x86_64 Linux syscall ABI: number in rax, arguments in
-        // rdi, rsi, rdx, r10, r8, r9; rcx and r11 are clobbered. The caller
-        // guarantees the arguments are valid for `nr`.
+        // SAFETY: the x86_64 Linux syscall ABI: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; rcx and r11 are clobbered. The caller guarantees the arguments are valid for `nr`.
         unsafe {
             core::arch::asm!("syscall",
                 inlateout("rax") nr as isize => ret,
@@ -31,8 +29,7 @@ mod arch {
     #[cfg(target_arch = "aarch64")]
     pub unsafe fn syscall6(nr: usize, a: [usize; 6]) -> isize {
         let ret: isize;
-        // SAFETY: the aarch64 Linux syscall ABI: number in x8, arguments in
-        // x0..x5, result in x0. The caller guarantees the arguments.
+        // SAFETY: the aarch64 Linux syscall ABI: number in x8, arguments in x0..x5, result in x0. The caller guarantees the arguments.
         unsafe {
             core::arch::asm!("svc 0",
                 in("x8") nr,
@@ -130,9 +127,23 @@ pub enum Forked {
 pub unsafe fn clone3(args: &mut CloneArgs) -> Result<Forked> {
     // SAFETY: forwarded contract; size is the struct's size.
     let r = unsafe {
-        syscall(g::__NR_clone3, [args as *mut CloneArgs as usize, core::mem::size_of::<CloneArgs>(), 0, 0, 0, 0])?
+        syscall(
+            g::__NR_clone3,
+            [
+                args as *mut CloneArgs as usize,
+                core::mem::size_of::<CloneArgs>(),
+                0,
+                0,
+                0,
+                0,
+            ],
+        )?
     };
-    Ok(if r == 0 { Forked::Child } else { Forked::Parent(r as i32) })
+    Ok(if r == 0 {
+        Forked::Child
+    } else {
+        Forked::Parent(r as i32)
+    })
 }
 
 /// clone(2) with fork semantics (no new stack): the fallback where seccomp
@@ -147,7 +158,11 @@ pub unsafe fn clone_fork(flags: u64, pidfd_out: *mut i32) -> Result<Forked> {
     // CLONE_PIDFD the pidfd is stored through parent_tid on both.
     // SAFETY: forwarded contract; stack 0 means "same stack" (fork).
     let r = unsafe { syscall(g::__NR_clone, [flags as usize, 0, pidfd_out as usize, 0, 0, 0])? };
-    Ok(if r == 0 { Forked::Child } else { Forked::Parent(r as i32) })
+    Ok(if r == 0 {
+        Forked::Child
+    } else {
+        Forked::Parent(r as i32)
+    })
 }
 
 // ---------------------------------------------------------------- signals
@@ -183,7 +198,10 @@ pub fn sigprocmask(how: u32, set: Option<&SigSet>) -> Result<SigSet> {
     let p = set.map_or(0, |s| s as *const SigSet as usize);
     // SAFETY: `set` (if any) and `old` are valid sigset_t of 8 bytes.
     unsafe {
-        syscall(g::__NR_rt_sigprocmask, [how as usize, p, &mut old as *mut SigSet as usize, 8, 0, 0])?;
+        syscall(
+            g::__NR_rt_sigprocmask,
+            [how as usize, p, &mut old as *mut SigSet as usize, 8, 0, 0],
+        )?;
     }
     Ok(old)
 }
@@ -208,7 +226,10 @@ pub fn sigaction(sig: i32, act: Option<&KSigaction>) -> Result<KSigaction> {
     let p = act.map_or(0, |a| a as *const KSigaction as usize);
     // SAFETY: both structs are the kernel layout; sigsetsize is 8.
     unsafe {
-        syscall(g::__NR_rt_sigaction, [sig as usize, p, &mut old as *mut KSigaction as usize, 8, 0, 0])?;
+        syscall(
+            g::__NR_rt_sigaction,
+            [sig as usize, p, &mut old as *mut KSigaction as usize, 8, 0, 0],
+        )?;
     }
     Ok(old)
 }
@@ -256,8 +277,11 @@ pub const SFD_NONBLOCK: u32 = g::O_NONBLOCK;
 pub fn signalfd4(fd: i32, mask: &SigSet, flags: u32) -> Result<i32> {
     // SAFETY: mask is a valid 8-byte sigset_t.
     unsafe {
-        syscall(g::__NR_signalfd4, [fd as usize, mask as *const SigSet as usize, 8, flags as usize, 0, 0])
-            .map(|r| r as i32)
+        syscall(
+            g::__NR_signalfd4,
+            [fd as usize, mask as *const SigSet as usize, 8, flags as usize, 0, 0],
+        )
+        .map(|r| r as i32)
     }
 }
 
@@ -271,7 +295,17 @@ pub fn signalfd4(fd: i32, mask: &SigSet, flags: u32) -> Result<i32> {
 pub unsafe fn execveat(dirfd: i32, path: &CStr, argv: *const *const u8, envp: *const *const u8, flags: u32) -> Errno {
     // SAFETY: forwarded contract; path is NUL-terminated.
     match unsafe {
-        syscall(g::__NR_execveat, [dirfd as usize, path.as_ptr() as usize, argv as usize, envp as usize, flags as usize, 0])
+        syscall(
+            g::__NR_execveat,
+            [
+                dirfd as usize,
+                path.as_ptr() as usize,
+                argv as usize,
+                envp as usize,
+                flags as usize,
+                0,
+            ],
+        )
     } {
         Ok(_) => Errno::NOEXEC, // execveat does not return on success
         Err(e) => e,
@@ -285,9 +319,14 @@ pub const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
 
 /// close_range(2): closes (or marks close-on-exec) fds first..=last.
 pub fn close_range(first: u32, last: u32, flags: u32) -> Result<()> {
-    // SAFETY: plain integers. Closing fds the caller still uses is a logic
-    // error, not memory unsafety: rustix's OwnedFds would report EBADF.
-    unsafe { syscall(g::__NR_close_range, [first as usize, last as usize, flags as usize, 0, 0, 0]).map(|_| ()) }
+    // SAFETY: plain integers. Closing fds the caller still uses is a logic error, not memory unsafety: rustix's OwnedFds would report EBADF.
+    unsafe {
+        syscall(
+            g::__NR_close_range,
+            [first as usize, last as usize, flags as usize, 0, 0, 0],
+        )
+        .map(|_| ())
+    }
 }
 
 // ---------------------------------------------------------------- processes, terminals
@@ -310,9 +349,14 @@ pub const TIOCSPGRP: u32 = 0x5410;
 /// terminal). rustix has it only behind its `termios` feature.
 pub fn tcsetpgrp(fd: i32, pgrp: i32) -> Result<()> {
     let p: i32 = pgrp;
-    // SAFETY: TIOCSPGRP reads one pid_t (i32) through the pointer, which
-    // points at a live local for the duration of the call.
-    unsafe { syscall(g::__NR_ioctl, [fd as usize, TIOCSPGRP as usize, &p as *const i32 as usize, 0, 0, 0]).map(|_| ()) }
+    // SAFETY: TIOCSPGRP reads one pid_t (i32) through the pointer, which points at a live local for the duration of the call.
+    unsafe {
+        syscall(
+            g::__NR_ioctl,
+            [fd as usize, TIOCSPGRP as usize, &p as *const i32 as usize, 0, 0, 0],
+        )
+        .map(|_| ())
+    }
 }
 
 /// fcntl(fd, F_SETFD, FD_CLOEXEC) on a raw fd that may not be open (EBADF
@@ -320,7 +364,11 @@ pub fn tcsetpgrp(fd: i32, pgrp: i32) -> Result<()> {
 pub fn set_cloexec(fd: i32) -> Result<()> {
     // SAFETY: plain integers; F_SETFD takes its flag by value.
     unsafe {
-        syscall(g::__NR_fcntl, [fd as usize, g::F_SETFD as usize, g::FD_CLOEXEC as usize, 0, 0, 0]).map(|_| ())
+        syscall(
+            g::__NR_fcntl,
+            [fd as usize, g::F_SETFD as usize, g::FD_CLOEXEC as usize, 0, 0, 0],
+        )
+        .map(|_| ())
     }
 }
 
@@ -328,8 +376,7 @@ pub fn set_cloexec(fd: i32) -> Result<()> {
 /// O_CLOEXEC). Used where the target number is fixed (0, 1, 2, a ready fd)
 /// and no OwnedFd exists for it yet.
 pub fn dup3(old: i32, new: i32, flags: u32) -> Result<i32> {
-    // SAFETY: plain integers. Replacing an fd the caller still uses is a
-    // logic error, not memory unsafety (as for close_range).
+    // SAFETY: plain integers. Replacing an fd the caller still uses is a logic error, not memory unsafety (as for close_range).
     unsafe { syscall(g::__NR_dup3, [old as usize, new as usize, flags as usize, 0, 0, 0]).map(|r| r as i32) }
 }
 
@@ -351,9 +398,18 @@ pub unsafe fn keyctl(op: u32, a2: usize, a3: usize, a4: usize, a5: usize) -> Res
 pub fn add_key(ty: &CStr, desc: &CStr, payload: &[u8], keyring: KeySerial) -> Result<KeySerial> {
     // SAFETY: NUL-terminated strings and a payload buffer of its length.
     unsafe {
-        syscall(g::__NR_add_key, [ty.as_ptr() as usize, desc.as_ptr() as usize, payload.as_ptr() as usize,
-            payload.len(), keyring as u32 as usize, 0])
-            .map(|r| r as KeySerial)
+        syscall(
+            g::__NR_add_key,
+            [
+                ty.as_ptr() as usize,
+                desc.as_ptr() as usize,
+                payload.as_ptr() as usize,
+                payload.len(),
+                keyring as u32 as usize,
+                0,
+            ],
+        )
+        .map(|r| r as KeySerial)
     }
 }
 
@@ -362,8 +418,18 @@ pub fn request_key(ty: &CStr, desc: &CStr, callout: Option<&CStr>, dest: KeySeri
     let c = callout.map_or(0, |c| c.as_ptr() as usize);
     // SAFETY: NUL-terminated strings (callout may be null).
     unsafe {
-        syscall(g::__NR_request_key, [ty.as_ptr() as usize, desc.as_ptr() as usize, c, dest as u32 as usize, 0, 0])
-            .map(|r| r as KeySerial)
+        syscall(
+            g::__NR_request_key,
+            [
+                ty.as_ptr() as usize,
+                desc.as_ptr() as usize,
+                c,
+                dest as u32 as usize,
+                0,
+                0,
+            ],
+        )
+        .map(|r| r as KeySerial)
     }
 }
 
@@ -425,8 +491,7 @@ static STACK_LOW: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUs
 /// Is the page at `addr` mapped? (mincore answers ENOMEM if not.)
 fn mapped(addr: usize) -> bool {
     let mut v = 0u8;
-    // SAFETY: mincore writes one byte per page of the range into `v`; the
-    // range is one page, so one byte. It does not touch the page itself.
+    // SAFETY: mincore writes one byte per page of the range into `v`; the range is one page, so one byte. It does not touch the page itself.
     unsafe { syscall(g::__NR_mincore, [addr, PAGE, &mut v as *mut u8 as usize, 0, 0, 0]).is_ok() }
 }
 
@@ -476,10 +541,7 @@ pub fn trim_stack(keep: usize) {
     if low >= top {
         return;
     }
-    // SAFETY: [low, top) lies entirely below the current stack frame (with
-    // `keep` bytes of margin), where no live data exists: nothing refers to
-    // stack memory below the deepest active frame. MADV_DONTNEED on private
-    // anonymous memory only replaces those pages with zero pages.
+    // SAFETY: [low, top) lies entirely below the current stack frame (with `keep` bytes of margin), where no live data exists: nothing refers to stack memory below the deepest active frame. MADV_DONTNEED on private anonymous memory only replaces those pages with zero pages.
     unsafe {
         let _ = syscall(g::__NR_madvise, [low, top - low, 4 /* MADV_DONTNEED */, 0, 0, 0]);
     }

@@ -39,7 +39,11 @@ pub fn parse<'a>(args: &[&'a [u8]]) -> Result<EnterArgs<'a>, &'static str> {
                 if i + 1 >= args.len() {
                     return Err("enter needs a program after --");
                 }
-                return Ok(EnterArgs { run_dir, name, program_at: i + 1 + 1 });
+                return Ok(EnterArgs {
+                    run_dir,
+                    name,
+                    program_at: i + 1 + 1,
+                });
             }
             n if name.is_none() && !n.starts_with(b"-") => name = Some(n),
             _ => return Err("unknown argument to enter"),
@@ -93,10 +97,18 @@ pub fn run() -> i32 {
         }
     };
     let Some(pid) = pid_of(status, a.name) else {
-        error!("keel: enter: container ", a.name, " is not running (", path.as_bytes(), ")");
+        error!(
+            "keel: enter: container ",
+            a.name,
+            " is not running (",
+            path.as_bytes(),
+            ")"
+        );
         return 1;
     };
-    let pidfd = match rustix::process::Pid::from_raw(pid).map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())) {
+    let pidfd = match rustix::process::Pid::from_raw(pid)
+        .map(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()))
+    {
         Some(Ok(fd)) => fd,
         Some(Err(e)) => {
             error!("keel: enter: pidfd_open ", pid, ": ", e);
@@ -115,7 +127,13 @@ pub fn run() -> i32 {
     let Some(&prog) = cargv.first() else { return 2 };
     let envp: [&CStr; 2] = [c"PATH=/usr/sbin:/usr/bin:/sbin:/bin", c"TERM=linux"];
     // SAFETY: fds 0-2 are this process's stdio, open for its life.
-    let (i0, o1, e2) = unsafe { (BorrowedFd::borrow_raw(0), BorrowedFd::borrow_raw(1), BorrowedFd::borrow_raw(2)) };
+    let (i0, o1, e2) = unsafe {
+        (
+            BorrowedFd::borrow_raw(0),
+            BorrowedFd::borrow_raw(1),
+            BorrowedFd::borrow_raw(2),
+        )
+    };
     let req = EnterRequest {
         target: pidfd.as_fd(),
         kinds: &NsKind::ALL,
@@ -148,7 +166,10 @@ pub fn run() -> i32 {
         error!(l);
     }
     loop {
-        match rustix::process::waitpid(rustix::process::Pid::from_raw(child.pid), rustix::process::WaitOptions::empty()) {
+        match rustix::process::waitpid(
+            rustix::process::Pid::from_raw(child.pid),
+            rustix::process::WaitOptions::empty(),
+        ) {
             Ok(Some((_, st))) => {
                 if let Some(c) = st.exit_status() {
                     return c;
@@ -180,7 +201,12 @@ fn container_cgroup(pid: i32) -> Option<OwnedFd> {
     let mut dir = PathBuf::new();
     crate::cgroup::mountinfo::unescape(m.point, &mut dir);
     dir.join(rel);
-    rustix::fs::open(dir.as_cstr().ok()?, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty()).ok()
+    rustix::fs::open(
+        dir.as_cstr().ok()?,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()
 }
 
 #[cfg(test)]
@@ -194,10 +220,21 @@ mod tests {
 
     #[test]
     fn args() {
-        assert_eq!(p(&["enter", "web", "--", "sh"]), Ok(EnterArgs { run_dir: DEFAULT_RUN_DIR, name: b"web", program_at: 4 }));
+        assert_eq!(
+            p(&["enter", "web", "--", "sh"]),
+            Ok(EnterArgs {
+                run_dir: DEFAULT_RUN_DIR,
+                name: b"web",
+                program_at: 4
+            })
+        );
         assert_eq!(
             p(&["enter", "--run-dir", "/r", "db", "--", "ls", "/"]),
-            Ok(EnterArgs { run_dir: b"/r", name: b"db", program_at: 6 })
+            Ok(EnterArgs {
+                run_dir: b"/r",
+                name: b"db",
+                program_at: 6
+            })
         );
         assert_eq!(p(&["enter", "--", "sh"]), Err("enter needs a container name"));
         assert_eq!(p(&["enter", "web", "--"]), Err("enter needs a program after --"));

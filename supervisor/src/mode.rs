@@ -112,6 +112,9 @@ mod tests {
         assert_eq!(p(&["keel", "bogus"], 5), Mode::Usage("unknown arguments"));
         assert_eq!(p(&["/run/keel/modprobe", "-q", "--", "fs-nfs4"], 4321), Mode::Modprobe);
         assert_eq!(p(&["modprobe", "-q", "--", "x"], 1), Mode::Modprobe);
-        assert_eq!(p(&["/sbin/modprobe.real"], 5), Mode::Usage("no mode given and not pid 1"));
+        assert_eq!(
+            p(&["/sbin/modprobe.real"], 5),
+            Mode::Usage("no mode given and not pid 1")
+        );
     }
 }

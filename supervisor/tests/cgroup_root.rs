@@ -86,7 +86,8 @@ fn in_child(name: &str, wrapper: &[&str]) -> bool {
         }
         None => Command::new(&exe),
     };
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD_ENV, name);
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, name);
     judge(name, cmd.output().unwrap());
     true
 }
@@ -102,7 +103,11 @@ fn judge(name: &str, out: std::process::Output) {
             force_remove(Path::new(table));
         }
     }
-    assert!(out.status.success(), "child {name} failed: {}\n--- stdout\n{o}\n--- stderr\n{e}", out.status);
+    assert!(
+        out.status.success(),
+        "child {name} failed: {}\n--- stdout\n{o}\n--- stderr\n{e}",
+        out.status
+    );
     assert!(o.contains("1 passed"), "child {name} ran no test:\n{o}\n{e}");
     assert!(leftovers.is_empty(), "child {name} left {leftovers:?} behind");
 }
@@ -143,8 +148,7 @@ fn sleep_in(dir: &OwnedFd) -> i32 {
         cgroup: dir.as_raw_fd() as u64,
         ..CloneArgs::default()
     };
-    // SAFETY: fork semantics (no CLONE_VM, no stack); the child only execs
-    // with pointers prepared before the call, or exits.
+    // SAFETY: fork semantics (no CLONE_VM, no stack); the child only execs with pointers prepared before the call, or exits.
     match unsafe { clone3(&mut args) } {
         Ok(Forked::Child) => {
             // SAFETY: argv/envp are NULL-terminated arrays of C strings.
@@ -165,7 +169,9 @@ fn sleep_in(dir: &OwnedFd) -> i32 {
 }
 
 fn reap(pid: i32) -> Option<i32> {
-    let (_, st) = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()).unwrap().unwrap();
+    let (_, st) = rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty())
+        .unwrap()
+        .unwrap();
     st.terminating_signal()
 }
 
@@ -200,8 +206,16 @@ fn supervisor_mode_setup_and_teardown() {
     // controllers down. On this host memory is not in cgroup2 at all, so
     // the limit still fails — after the move.
     let _c = ok(cg.create(b"wants-memory"));
-    let table_has_memory = std::fs::read_to_string(format!("{table}/cgroup.controllers")).unwrap().contains("memory");
-    let r = cg.apply_limits(b"wants-memory", &CgroupLimits { memory_max: Some(1 << 30), ..Default::default() });
+    let table_has_memory = std::fs::read_to_string(format!("{table}/cgroup.controllers"))
+        .unwrap()
+        .contains("memory");
+    let r = cg.apply_limits(
+        b"wants-memory",
+        &CgroupLimits {
+            memory_max: Some(1 << 30),
+            ..Default::default()
+        },
+    );
     if !table_has_memory {
         let leaf_rel = format!("{}/keel-{pid}/keel", before.trim_end_matches('/'));
         for t in std::fs::read_dir("/proc/self/task").unwrap() {
@@ -211,7 +225,9 @@ fn supervisor_mode_setup_and_teardown() {
         let mut pids = [0i32; 8];
         let n = ok(cg.leaf_procs(&mut pids));
         assert_eq!(&pids[..n], &[pid as i32]);
-        let has_memory_anywhere = std::fs::read_to_string(format!("{mount}/cgroup.controllers")).unwrap().contains("memory");
+        let has_memory_anywhere = std::fs::read_to_string(format!("{mount}/cgroup.controllers"))
+            .unwrap()
+            .contains("memory");
         assert_eq!(r.is_ok(), has_memory_anywhere, "{:?}", r.err().map(|e| s(e.as_bytes())));
     }
     ok(cg.remove(b"wants-memory"));
@@ -244,7 +260,11 @@ fn placement_kill_and_events() {
 
     let kids: Vec<i32> = (0..3).map(|_| sleep_in(&dir)).collect();
     for k in &kids {
-        assert_eq!(cgroup_of(&k.to_string()), format!("{table_rel}/web"), "placement of {k} (mount {mount})");
+        assert_eq!(
+            cgroup_of(&k.to_string()),
+            format!("{table_rel}/web"),
+            "placement of {k} (mount {mount})"
+        );
     }
     let mut listed = pids_in(&cg, name, 3);
     listed.sort();
@@ -257,15 +277,25 @@ fn placement_kill_and_events() {
     let ep = epoll::create(epoll::CreateFlags::CLOEXEC).unwrap();
     epoll::add(&ep, &ev, epoll::EventData::new_u64(7), epoll::EventFlags::PRI).unwrap();
     assert!(ok(cgroup::populated(&ev)));
-    let mut events = [epoll::Event { flags: epoll::EventFlags::empty(), data: epoll::EventData::new_u64(0) }; 4];
-    let quiet = rustix::time::Timespec { tv_sec: 0, tv_nsec: 200_000_000 };
+    let mut events = [epoll::Event {
+        flags: epoll::EventFlags::empty(),
+        data: epoll::EventData::new_u64(0),
+    }; 4];
+    let quiet = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 200_000_000,
+    };
     let n = epoll::wait(&ep, &mut events[..], Some(&quiet)).unwrap();
     assert_eq!(n, 0, "no event before any change");
 
     // Populated: rmdir is refused, and says why.
     let e = cg.remove(name).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Busy, "{}", s(e.as_bytes()));
-    assert!(s(e.as_bytes()).ends_with("/web: EBUSY (still populated)"), "{}", s(e.as_bytes()));
+    assert!(
+        s(e.as_bytes()).ends_with("/web: EBUSY (still populated)"),
+        "{}",
+        s(e.as_bytes())
+    );
 
     ok(cg.kill(name));
     // Observed by blocking in epoll_wait, never by polling: each wake-up
@@ -275,7 +305,10 @@ fn placement_kill_and_events() {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         assert!(!left.is_zero(), "populated never went to 0");
-        let t = rustix::time::Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+        let t = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos() as i64,
+        };
         let n = epoll::wait(&ep, &mut events[..], Some(&t)).unwrap();
         if n == 0 {
             continue;
@@ -322,14 +355,24 @@ fn limits_need_their_controllers() {
 
     let table = s(cg.path());
     let has = |dir: &str, c: &str| {
-        std::fs::read_to_string(format!("{dir}/cgroup.controllers")).unwrap().split_whitespace().any(|x| x == c)
+        std::fs::read_to_string(format!("{dir}/cgroup.controllers"))
+            .unwrap()
+            .split_whitespace()
+            .any(|x| x == c)
     };
-    let mem = CgroupLimits { memory_max: Some(64 << 20), pids_max: Some(32), ..Default::default() };
+    let mem = CgroupLimits {
+        memory_max: Some(64 << 20),
+        pids_max: Some(32),
+        ..Default::default()
+    };
     if has(&table, "memory") && has(&table, "pids") {
         // A pure cgroup2 that delegates to keel's table (the VM).
         ok(cg.apply_limits(name, &mem));
         let dir = format!("{table}/limited");
-        assert_eq!(std::fs::read_to_string(format!("{dir}/memory.max")).unwrap().trim(), "67108864");
+        assert_eq!(
+            std::fs::read_to_string(format!("{dir}/memory.max")).unwrap().trim(),
+            "67108864"
+        );
         assert_eq!(std::fs::read_to_string(format!("{dir}/pids.max")).unwrap().trim(), "32");
         let more = CgroupLimits {
             memory_max: Some(u64::MAX),
@@ -339,12 +382,24 @@ fn limits_need_their_controllers() {
         };
         if has(&table, "cpu") {
             ok(cg.apply_limits(name, &more));
-            assert_eq!(std::fs::read_to_string(format!("{dir}/memory.max")).unwrap().trim(), "max");
-            assert_eq!(std::fs::read_to_string(format!("{dir}/cpu.max")).unwrap().trim(), "50000 100000");
-            assert_eq!(std::fs::read_to_string(format!("{dir}/cpu.weight")).unwrap().trim(), "200");
+            assert_eq!(
+                std::fs::read_to_string(format!("{dir}/memory.max")).unwrap().trim(),
+                "max"
+            );
+            assert_eq!(
+                std::fs::read_to_string(format!("{dir}/cpu.max")).unwrap().trim(),
+                "50000 100000"
+            );
+            assert_eq!(
+                std::fs::read_to_string(format!("{dir}/cpu.weight")).unwrap().trim(),
+                "200"
+            );
         }
         // A value the kernel refuses names the file and the value.
-        let bad = CgroupLimits { cpu_weight: Some(0), ..Default::default() };
+        let bad = CgroupLimits {
+            cpu_weight: Some(0),
+            ..Default::default()
+        };
         if has(&table, "cpu") {
             let e = cg.apply_limits(name, &bad).unwrap_err();
             assert_eq!(s(e.as_bytes()), format!("cgroup write 0 to {dir}/cpu.weight: ERANGE"));
@@ -364,11 +419,19 @@ fn limits_need_their_controllers() {
             );
         }
         let line = keel_rt::line!("keel: container web: ", e);
-        assert!(line.as_bytes().starts_with(b"keel: container web: cgroup memory.max: memory controller"));
+        assert!(line
+            .as_bytes()
+            .starts_with(b"keel: container web: cgroup memory.max: memory controller"));
         if !has(&mount, "cpu") {
-            let cpu = CgroupLimits { cpu_max: Some((50_000, 100_000)), ..Default::default() };
+            let cpu = CgroupLimits {
+                cpu_max: Some((50_000, 100_000)),
+                ..Default::default()
+            };
             let e = cg.apply_limits(name, &cpu).unwrap_err();
-            assert_eq!(s(e.as_bytes()), format!("cgroup cpu.max: cpu controller not available in cgroup2 at {mount}"));
+            assert_eq!(
+                s(e.as_bytes()),
+                format!("cgroup cpu.max: cpu controller not available in cgroup2 at {mount}")
+            );
         }
     } else {
         // The hierarchy has it, but keel's parent does not delegate it.
@@ -408,10 +471,16 @@ fn reuse_nested_removal_names_and_place() {
     let other = ok(cg.create(b"other"));
     let k = sleep_in(&other);
     ok(cg.place(name, k));
-    assert_eq!(cgroup_of(&k.to_string()), format!("{}/db", s(&cg.path()[cg.mount_point().len()..])));
+    assert_eq!(
+        cgroup_of(&k.to_string()),
+        format!("{}/db", s(&cg.path()[cg.mount_point().len()..]))
+    );
     let e = cg.create(name).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Populated, "{}", s(e.as_bytes()));
-    assert_eq!(s(e.as_bytes()), format!("cgroup mkdir {table}/db: EEXIST (a cgroup of that name still has processes)"));
+    assert_eq!(
+        s(e.as_bytes()),
+        format!("cgroup mkdir {table}/db: EEXIST (a cgroup of that name still has processes)")
+    );
     // Processes below: the whole subtree is killed and counted.
     std::fs::create_dir(format!("{table}/db/inner")).unwrap();
     std::fs::write(format!("{table}/db/inner/cgroup.procs"), k.to_string()).unwrap();
@@ -426,7 +495,17 @@ fn reuse_nested_removal_names_and_place() {
     drop(dir);
 
     // Names that are not container names never reach the file system.
-    for bad in [&b"keel"[..], b"", b"..", b"a/b", b"../x", b"cgroup.procs", b"memory.max", b"-x", b"a\0b"] {
+    for bad in [
+        &b"keel"[..],
+        b"",
+        b"..",
+        b"a/b",
+        b"../x",
+        b"cgroup.procs",
+        b"memory.max",
+        b"-x",
+        b"a\0b",
+    ] {
         let e = cg.create(bad).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BadName, "{}", s(bad));
         assert_eq!(cg.remove(bad).unwrap_err().kind(), ErrorKind::BadName);
@@ -434,7 +513,10 @@ fn reuse_nested_removal_names_and_place() {
     }
     let e = cg.procs(b"missing", &mut []).unwrap_err();
     assert_eq!(e.errno(), Some(rustix::io::Errno::NOENT));
-    assert_eq!(s(e.as_bytes()), format!("cgroup read {table}/missing/cgroup.procs: ENOENT"));
+    assert_eq!(
+        s(e.as_bytes()),
+        format!("cgroup read {table}/missing/cgroup.procs: ENOENT")
+    );
 
     // teardown removes what is left (empty container cgroups included).
     drop(other);
@@ -446,11 +528,20 @@ fn reuse_nested_removal_names_and_place() {
 /// /proc) still get distinct tables: named by the pid /proc shows.
 #[test]
 fn pid_namespace_keel_is_named_by_its_host_pid() {
-    if skip() || in_child("pid_namespace_keel_is_named_by_its_host_pid", &["unshare", "--pid", "--fork"]) {
+    if skip()
+        || in_child(
+            "pid_namespace_keel_is_named_by_its_host_pid",
+            &["unshare", "--pid", "--fork"],
+        )
+    {
         return;
     }
     assert_eq!(std::process::id(), 1);
-    let host_pid = std::fs::read_link("/proc/self").unwrap().into_os_string().into_string().unwrap();
+    let host_pid = std::fs::read_link("/proc/self")
+        .unwrap()
+        .into_os_string()
+        .into_string()
+        .unwrap();
     let cg = ok(Cgroup2::setup(false));
     announce(&cg);
     assert!(s(cg.path()).ends_with(&format!("/keel-{host_pid}")), "{}", s(cg.path()));
@@ -471,17 +562,21 @@ fn boot_mode_in_a_cgroup_namespace() {
     }
     if std::env::var(CHILD_ENV).as_deref() != Ok(NAME) {
         let host = mount_point().unwrap();
-        let base = format!("{}/keel-test-boot-{}", join(&host, &cgroup_of("self")), std::process::id());
+        let base = format!(
+            "{}/keel-test-boot-{}",
+            join(&host, &cgroup_of("self")),
+            std::process::id()
+        );
         let mnt = std::env::temp_dir().join(format!("keel-test-boot-mnt-{}", std::process::id()));
         std::fs::create_dir(&base).unwrap();
         std::fs::create_dir(&mnt).unwrap();
         let exe = std::env::current_exe().unwrap();
         let procs = std::ffi::CString::new(format!("{base}/cgroup.procs")).unwrap();
         let mut cmd = Command::new(&exe);
-        cmd.args([NAME, "--exact", "--nocapture", "--test-threads=1"]).env(CHILD_ENV, NAME).env("KEEL_CG_MNT", &mnt);
-        // SAFETY: the closure runs in the forked child before exec and makes
-        // only system calls (no allocation, no locks): move into `base`,
-        // then new cgroup and mount namespaces, the latter private.
+        cmd.args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, NAME)
+            .env("KEEL_CG_MNT", &mnt);
+        // SAFETY: the closure runs in the forked child before exec and makes only system calls (no allocation, no locks): move into `base`, then new cgroup and mount namespaces, the latter private.
         unsafe {
             cmd.pre_exec(move || {
                 let errno = |e: rustix::io::Errno| std::io::Error::from_raw_os_error(e.raw_os_error());
@@ -516,7 +611,14 @@ fn boot_mode_in_a_cgroup_namespace() {
     // The child: in a new cgroup namespace whose root is `base`.
     assert_eq!(cgroup_of("self"), "/");
     let mnt = std::env::var("KEEL_CG_MNT").unwrap();
-    rustix::mount::mount("none", mnt.as_str(), "cgroup2", rustix::mount::MountFlags::empty(), None).unwrap();
+    rustix::mount::mount(
+        "none",
+        mnt.as_str(),
+        "cgroup2",
+        rustix::mount::MountFlags::empty(),
+        None,
+    )
+    .unwrap();
     let cg = ok(Cgroup2::setup(true));
     announce(&cg);
     assert_eq!(s(cg.path()), mnt);

@@ -67,7 +67,10 @@ impl Tmp {
         }
         fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
         fs::copy("/bin/busybox", root.join("bin/busybox")).expect("/bin/busybox (apt-get install busybox-static)");
-        let list = std::process::Command::new("/bin/busybox").arg("--list").output().unwrap();
+        let list = std::process::Command::new("/bin/busybox")
+            .arg("--list")
+            .output()
+            .unwrap();
         for applet in String::from_utf8(list.stdout).unwrap().lines() {
             if applet != "busybox" {
                 std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
@@ -92,7 +95,11 @@ impl Tmp {
         fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }
     fn log_file(&self) -> OwnedFd {
-        let f = fs::OpenOptions::new().create(true).append(true).open(self.dir.join("log")).unwrap();
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("log"))
+            .unwrap();
         owned(f)
     }
 }
@@ -109,14 +116,25 @@ impl Drop for Tmp {
 /// /out bound read-write, `sh -c script`.
 fn spec_for(t: &Tmp, script: &str) -> Spec<'static> {
     let mut s = Spec::default();
-    s.root = Root::Bind { path: c(t.root().to_str().unwrap()), readonly: false };
+    s.root = Root::Bind {
+        path: c(t.root().to_str().unwrap()),
+        readonly: false,
+    };
     s.dev = Dev::Minimal;
     s.mounts
-        .push(Mount { kind: MountKind::Proc, target: c("/proc"), flags: mflags::NOSUID | mflags::NODEV | mflags::NOEXEC, data: None })
+        .push(Mount {
+            kind: MountKind::Proc,
+            target: c("/proc"),
+            flags: mflags::NOSUID | mflags::NODEV | mflags::NOEXEC,
+            data: None,
+        })
         .unwrap();
     s.mounts
         .push(Mount {
-            kind: MountKind::Bind { source: c(t.out().to_str().unwrap()), recursive: false },
+            kind: MountKind::Bind {
+                source: c(t.out().to_str().unwrap()),
+                recursive: false,
+            },
             target: c("/out"),
             flags: 0,
             data: None,
@@ -142,8 +160,20 @@ fn sleeper(t: &Tmp) -> Spec<'static> {
 /// User namespace: 0..65536 inside = 100000.. outside.
 fn with_userns(s: &mut Spec<'static>) {
     s.ns.modes[NsKind::User.index()] = NsMode::New;
-    s.uid_map.push(IdMap { inside: 0, outside: 100000, count: 65536 }).unwrap();
-    s.gid_map.push(IdMap { inside: 0, outside: 100000, count: 65536 }).unwrap();
+    s.uid_map
+        .push(IdMap {
+            inside: 0,
+            outside: 100000,
+            count: 65536,
+        })
+        .unwrap();
+    s.gid_map
+        .push(IdMap {
+            inside: 0,
+            outside: 100000,
+            count: 65536,
+        })
+        .unwrap();
 }
 
 /// A cgroup2 directory, removed when dropped (after its processes are gone).
@@ -206,7 +236,10 @@ impl Drop for Running {
 
 fn wait_exit(pidfd: &OwnedFd) -> i32 {
     loop {
-        match rustix::process::waitid(rustix::process::WaitId::PidFd(pidfd.as_fd()), rustix::process::WaitIdOptions::EXITED) {
+        match rustix::process::waitid(
+            rustix::process::WaitId::PidFd(pidfd.as_fd()),
+            rustix::process::WaitIdOptions::EXITED,
+        ) {
             Ok(Some(st)) => {
                 if let Some(code) = st.exit_status() {
                     return code;
@@ -247,7 +280,14 @@ fn start(spec: &Spec<'_>, io: Io<'_>) -> Result<Running, Failure> {
 /// Starts, expects exec, waits for exit 0.
 fn run_ok(t: &Tmp, spec: &Spec<'_>) {
     let log = t.log_file();
-    let r = start(spec, Io { stdout: Some(log.as_fd()), ..Io::default() }).expect("spawn");
+    let r = start(
+        spec,
+        Io {
+            stdout: Some(log.as_fd()),
+            ..Io::default()
+        },
+    )
+    .expect("spawn");
     let o = r.outcome();
     assert_eq!(o, Outcome::Execd, "outcome; log: {}", t.log());
     let code = r.wait();
@@ -257,7 +297,11 @@ fn run_ok(t: &Tmp, spec: &Spec<'_>) {
 fn wait_for(path: &Path) {
     let t0 = Instant::now();
     while !path.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "timed out waiting for {}", path.display());
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {}",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -290,7 +334,11 @@ fn expect_failed(r: Running) -> Failure {
     assert_eq!(r.wait(), 127);
     // End of file once the child is gone (a parallel test's child may hold
     // the write end for a moment while it sets up).
-    assert_eq!(wait_report(&report, Some(10_000)), Outcome::Execd, "end of file after the report");
+    assert_eq!(
+        wait_report(&report, Some(10_000)),
+        Outcome::Execd,
+        "end of file after the report"
+    );
     assert_eq!(read_report(&report), Outcome::Execd);
     f
 }
@@ -307,10 +355,30 @@ fn user_namespace_container_is_isolated() {
     let mut s = spec_for(&t, script);
     with_userns(&mut s);
     s.hostname = Some(c("keel-iso"));
-    s.caps = Caps { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS, inheritable: 0, ambient: 0 };
-    s.mounts.push(Mount { kind: MountKind::Sysfs, target: c("/sys"), flags: mflags::RDONLY, data: None }).unwrap();
+    s.caps = Caps {
+        bounding: ALL_CAPS,
+        effective: ALL_CAPS,
+        permitted: ALL_CAPS,
+        inheritable: 0,
+        ambient: 0,
+    };
+    s.mounts
+        .push(Mount {
+            kind: MountKind::Sysfs,
+            target: c("/sys"),
+            flags: mflags::RDONLY,
+            data: None,
+        })
+        .unwrap();
     let log = t.log_file();
-    let r = start(&s, Io { stdout: Some(log.as_fd()), ..Io::default() }).expect("spawn");
+    let r = start(
+        &s,
+        Io {
+            stdout: Some(log.as_fd()),
+            ..Io::default()
+        },
+    )
+    .expect("spawn");
     assert_eq!(r.outcome(), Outcome::Execd, "log: {}", t.log());
     wait_for(&t.out().join("done"));
 
@@ -329,7 +397,10 @@ fn user_namespace_container_is_isolated() {
     assert_eq!(t.read_out("hostname").trim(), "keel-iso");
     let ls = t.read_out("ls");
     assert!(ls.contains("marker") && ls.contains("bin"), "ls /: {ls}");
-    assert!(!ls.contains("usr") && t.read_out("usr").is_empty(), "host files visible: {ls}");
+    assert!(
+        !ls.contains("usr") && t.read_out("usr").is_empty(),
+        "host files visible: {ls}"
+    );
     // lo: IFF_UP | IFF_LOOPBACK.
     assert_eq!(t.read_out("loflags").trim(), "0x9");
     // umount2("/", MNT_DETACH) fails after pivot_root: the lock moved.
@@ -339,7 +410,11 @@ fn user_namespace_container_is_isolated() {
     // uid 0 inside is host uid 100000.
     assert_eq!(t.read_out("uid").trim(), "0");
     assert_eq!(fs::metadata(t.out().join("done")).unwrap().uid(), 100000);
-    assert!(status_field(r.pid(), "Uid").starts_with("100000\t"), "{}", status_field(r.pid(), "Uid"));
+    assert!(
+        status_field(r.pid(), "Uid").starts_with("100000\t"),
+        "{}",
+        status_field(r.pid(), "Uid")
+    );
     assert!(status_field(r.pid(), "Gid").starts_with("100000\t"));
     // pid 1 of its own pid namespace.
     let nspid = status_field(r.pid(), "NSpid");
@@ -358,7 +433,10 @@ fn host_user_container_and_shared_time() {
     assert_eq!(t.read_out("hostname").trim(), "keel-host");
     assert_eq!(t.read_out("pid").trim(), "1");
     // The host's hostname is untouched.
-    assert_ne!(fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(), "keel-host");
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+        "keel-host"
+    );
 }
 
 #[test]
@@ -368,7 +446,13 @@ fn capabilities_of_root_and_non_root() {
     // Root: effective/permitted from the spec do not matter, the bounding
     // set does.
     let mut s = sleeper(&t);
-    s.caps = Caps { bounding: DEFAULT_CAPS, effective: CAP_CHOWN, permitted: CAP_CHOWN, inheritable: 0, ambient: 0 };
+    s.caps = Caps {
+        bounding: DEFAULT_CAPS,
+        effective: CAP_CHOWN,
+        permitted: CAP_CHOWN,
+        inheritable: 0,
+        ambient: 0,
+    };
     let r = start(&s, Io::default()).unwrap();
     assert_eq!(r.outcome(), Outcome::Execd);
     let pid = r.pid();
@@ -454,7 +538,10 @@ fn mounts_dev_masks_and_readonly_paths() {
         .unwrap();
     s.mounts
         .push(Mount {
-            kind: MountKind::Bind { source: c(data.to_str().unwrap()), recursive: false },
+            kind: MountKind::Bind {
+                source: c(data.to_str().unwrap()),
+                recursive: false,
+            },
             target: c("/data"),
             flags: mflags::RDONLY | mflags::NOEXEC,
             data: None,
@@ -462,13 +549,23 @@ fn mounts_dev_masks_and_readonly_paths() {
         .unwrap();
     s.mounts
         .push(Mount {
-            kind: MountKind::Bind { source: c(hostfile.to_str().unwrap()), recursive: false },
+            kind: MountKind::Bind {
+                source: c(hostfile.to_str().unwrap()),
+                recursive: false,
+            },
             target: c("/etc/single"),
             flags: 0,
             data: None,
         })
         .unwrap();
-    s.mounts.push(Mount { kind: MountKind::Sysfs, target: c("/sys"), flags: mflags::RDONLY, data: None }).unwrap();
+    s.mounts
+        .push(Mount {
+            kind: MountKind::Sysfs,
+            target: c("/sys"),
+            flags: mflags::RDONLY,
+            data: None,
+        })
+        .unwrap();
     s.masked.push(c("/proc/timer_list")).unwrap();
     s.masked.push(c("/proc/acpi")).unwrap();
     s.masked.push(c("/sys/firmware")).unwrap();
@@ -476,7 +573,14 @@ fn mounts_dev_masks_and_readonly_paths() {
     s.readonly.push(c("/proc/sys")).unwrap();
     s.readonly.push(c("/nope")).unwrap();
     let log = t.log_file();
-    let r = start(&s, Io { stdout: Some(log.as_fd()), ..Io::default() }).unwrap();
+    let r = start(
+        &s,
+        Io {
+            stdout: Some(log.as_fd()),
+            ..Io::default()
+        },
+    )
+    .unwrap();
     assert_eq!(r.outcome(), Outcome::Execd, "log: {}", t.log());
     wait_for(&t.out().join("done"));
 
@@ -488,7 +592,16 @@ fn mounts_dev_masks_and_readonly_paths() {
             .to_string()
     };
     let opts = |target: &str| line(target).split(' ').nth(5).unwrap().to_string();
-    let fstype = |target: &str| line(target).split(" - ").nth(1).unwrap().split(' ').next().unwrap().to_string();
+    let fstype = |target: &str| {
+        line(target)
+            .split(" - ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(fstype("/"), "ext4", "root: {}", line("/"));
     assert_eq!(fstype("/proc"), "proc");
     assert_eq!(fstype("/dev"), "tmpfs");
@@ -498,7 +611,10 @@ fn mounts_dev_masks_and_readonly_paths() {
     assert_eq!(fstype("/dev/null"), "devtmpfs");
     assert_eq!(fstype("/run/deep/er"), "tmpfs");
     let run = opts("/run/deep/er");
-    assert!(run.contains("nosuid") && run.contains("nodev") && !run.contains("ro"), "{run}");
+    assert!(
+        run.contains("nosuid") && run.contains("nodev") && !run.contains("ro"),
+        "{run}"
+    );
     assert!(line("/run/deep/er").contains("mode=710"), "{}", line("/run/deep/er"));
     let d = opts("/data");
     assert!(d.starts_with("ro,") && d.contains("noexec"), "/data: {d}");
@@ -510,7 +626,10 @@ fn mounts_dev_masks_and_readonly_paths() {
     assert!(!mi.contains("/does/not/exist") && !mi.contains(" /nope "));
 
     let dev = t.read_out("dev");
-    assert_eq!(dev, "null-ok\nwrite-ok\n4\npts/ptmx\n/proc/self/fd\npts-ok\n", "dev: {dev}");
+    assert_eq!(
+        dev, "null-ok\nwrite-ok\n4\npts/ptmx\n/proc/self/fd\npts-ok\n",
+        "dev: {dev}"
+    );
     assert_eq!(t.read_out("data"), "host data\n");
     assert!(t.read_out("data-w").contains("Read-only"), "{}", t.read_out("data-w"));
     assert!(!data.join("new").exists());
@@ -536,21 +655,52 @@ fn mount_target_symlink_stays_inside_the_root() {
     fs::create_dir_all(&victim).unwrap();
     std::os::unix::fs::symlink(&victim, t.root().join("escape")).unwrap();
     let mut s = spec_for(&t, "exit 0");
-    s.mounts.push(Mount { kind: MountKind::Tmpfs, target: c("/escape/x"), flags: 0, data: None }).unwrap();
+    s.mounts
+        .push(Mount {
+            kind: MountKind::Tmpfs,
+            target: c("/escape/x"),
+            flags: 0,
+            data: None,
+        })
+        .unwrap();
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::MountPoint(2), errno: Errno::NOENT });
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::MountPoint(2),
+            errno: Errno::NOENT
+        }
+    );
     assert!(!victim.join("x").exists(), "mount point created outside the root");
 
     // A symlink to /tmp and a relative one through ..: both land in the
     // root's /tmp, not the host's.
-    let unique = format!("keel-escape-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let unique = format!(
+        "keel-escape-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     std::os::unix::fs::symlink("/tmp", t.root().join("abs")).unwrap();
     std::os::unix::fs::symlink("../../../../tmp", t.root().join("etc/rel")).unwrap();
     let mut s = spec_for(&t, "grep -c keel-escape /proc/self/mountinfo > /out/n");
     let a = format!("/abs/{unique}-a");
     let b = format!("/etc/rel/{unique}-b");
-    s.mounts.push(Mount { kind: MountKind::Tmpfs, target: c(&a), flags: 0, data: None }).unwrap();
-    s.mounts.push(Mount { kind: MountKind::Tmpfs, target: c(&b), flags: 0, data: None }).unwrap();
+    s.mounts
+        .push(Mount {
+            kind: MountKind::Tmpfs,
+            target: c(&a),
+            flags: 0,
+            data: None,
+        })
+        .unwrap();
+    s.mounts
+        .push(Mount {
+            kind: MountKind::Tmpfs,
+            target: c(&b),
+            flags: 0,
+            data: None,
+        })
+        .unwrap();
     run_ok(&t, &s);
     assert_eq!(t.read_out("n").trim(), "2");
     assert!(t.root().join(format!("tmp/{unique}-a")).is_dir());
@@ -565,17 +715,32 @@ fn time_namespace_offsets() {
     let t = Tmp::new("time");
     let mut s = spec_for(&t, "cat /proc/uptime > /out/uptime; touch /out/done; exec sleep 1000");
     s.ns.modes[NsKind::Time.index()] = NsMode::New;
-    s.time_offsets = Some(TimeOffsets { monotonic: 10 * 86400, boottime: 20 * 86400 });
+    s.time_offsets = Some(TimeOffsets {
+        monotonic: 10 * 86400,
+        boottime: 20 * 86400,
+    });
     let r = start(&s, Io::default()).unwrap();
     assert_eq!(r.outcome(), Outcome::Execd, "log: {}", t.log());
     wait_for(&t.out().join("done"));
     let up: f64 = t.read_out("uptime").split(' ').next().unwrap().parse().unwrap();
-    let host_up: f64 = fs::read_to_string("/proc/uptime").unwrap().split(' ').next().unwrap().parse().unwrap();
+    let host_up: f64 = fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(up >= host_up + 20.0 * 86400.0 - 5.0, "uptime {up} vs host {host_up}");
     let offs = fs::read_to_string(format!("/proc/{}/timens_offsets", r.pid())).unwrap();
     let offs: Vec<Vec<&str>> = offs.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(offs, vec![vec!["monotonic", "864000", "0"], vec!["boottime", "1728000", "0"]]);
-    assert_ne!(ns_inodes(r.pid())[NsKind::Time.index()], ns_inodes(0)[NsKind::Time.index()]);
+    assert_eq!(
+        offs,
+        vec![vec!["monotonic", "864000", "0"], vec!["boottime", "1728000", "0"]]
+    );
+    assert_ne!(
+        ns_inodes(r.pid())[NsKind::Time.index()],
+        ns_inodes(0)[NsKind::Time.index()]
+    );
     r.kill();
 }
 
@@ -583,11 +748,18 @@ fn time_namespace_offsets() {
 fn sysctl_rlimit_oom_cwd_umask_env_ready() {
     need_root!();
     let t = Tmp::new("misc");
-    let script = "cat /proc/sys/net/ipv4/ip_forward > /out/fwd; ulimit -n > /out/nofile; pwd > /out/pwd; umask > /out/umask; \
+    let script =
+        "cat /proc/sys/net/ipv4/ip_forward > /out/fwd; ulimit -n > /out/nofile; pwd > /out/pwd; umask > /out/umask; \
                   echo \"$FOO\" > /out/env; cat /proc/self/oom_score_adj > /out/oom; echo ready >&3; exit 0";
     let mut s = spec_for(&t, script);
     s.sysctls.push((c("net.ipv4.ip_forward"), c("1"))).unwrap();
-    s.rlimits.push(Rlimit { resource: 7, soft: 100, hard: 200 }).unwrap();
+    s.rlimits
+        .push(Rlimit {
+            resource: 7,
+            soft: 100,
+            hard: 200,
+        })
+        .unwrap();
     s.process.oom_score_adj = Some(500);
     s.process.cwd = Some(c("/tmp"));
     s.process.umask = 0o027;
@@ -596,7 +768,15 @@ fn sysctl_rlimit_oom_cwd_umask_env_ready() {
     let (ready_r, ready_w) = rustix::pipe::pipe().unwrap();
     let log = t.log_file();
     let host_fwd = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
-    let r = start(&s, Io { stdout: Some(log.as_fd()), ready: Some(ready_w.as_fd()), ..Io::default() }).unwrap();
+    let r = start(
+        &s,
+        Io {
+            stdout: Some(log.as_fd()),
+            ready: Some(ready_w.as_fd()),
+            ..Io::default()
+        },
+    )
+    .unwrap();
     drop(ready_w);
     assert_eq!(r.outcome(), Outcome::Execd, "log: {}", t.log());
     let mut buf = [0u8; 16];
@@ -604,7 +784,11 @@ fn sysctl_rlimit_oom_cwd_umask_env_ready() {
     assert_eq!(&buf[..n], b"ready\n");
     assert_eq!(r.wait(), 0, "log: {}", t.log());
     assert_eq!(t.read_out("fwd").trim(), "1");
-    assert_eq!(fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(), host_fwd, "host sysctl untouched");
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_fwd,
+        "host sysctl untouched"
+    );
     assert_eq!(t.read_out("nofile").trim(), "100");
     assert_eq!(t.read_out("oom").trim(), "500");
     assert_eq!(t.read_out("pwd").trim(), "/tmp");
@@ -620,36 +804,73 @@ fn cgroup_placement_and_namespace() {
         eprintln!("skipped: no cgroup2 at {}", base.display());
         return;
     }
-    let name = format!("keel-spawn-test-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "keel-spawn-test-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     let dir = base.join(&name);
     let cgdir = CgDir::new(dir.clone());
     let cg = owned(fs::File::open(&dir).unwrap());
     let t = Tmp::new("cgroup");
-    let mut s = spec_for(&t, "cat /proc/self/cgroup > /out/cgroup; touch /out/done; exec sleep 1000");
+    let mut s = spec_for(
+        &t,
+        "cat /proc/self/cgroup > /out/cgroup; touch /out/done; exec sleep 1000",
+    );
     let log = t.log_file();
-    let r = start(&s, Io { stdout: Some(log.as_fd()), cgroup: Some(cg.as_fd()), ..Io::default() }).unwrap();
+    let r = start(
+        &s,
+        Io {
+            stdout: Some(log.as_fd()),
+            cgroup: Some(cg.as_fd()),
+            ..Io::default()
+        },
+    )
+    .unwrap();
     assert_eq!(r.outcome(), Outcome::Execd);
     wait_for(&t.out().join("done"));
     let host_view = fs::read_to_string(format!("/proc/{}/cgroup", r.pid())).unwrap();
     let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == r.pid().to_string()), "cgroup.procs: {procs}");
     r.kill();
-    assert!(host_view.lines().any(|l| l == format!("0::/{name}")), "host view: {host_view}");
+    assert!(
+        host_view.lines().any(|l| l == format!("0::/{name}")),
+        "host view: {host_view}"
+    );
     // The container's cgroup namespace starts at its cgroup.
-    assert!(t.read_out("cgroup").lines().any(|l| l == "0::/"), "inside: {}", t.read_out("cgroup"));
+    assert!(
+        t.read_out("cgroup").lines().any(|l| l == "0::/"),
+        "inside: {}",
+        t.read_out("cgroup")
+    );
     // Host cgroup namespace: the container sees its real path.
     s.ns.modes[NsKind::Cgroup.index()] = NsMode::Host;
     s.process.args.pop();
-    s.process.args.push(c("cat /proc/self/cgroup > /out/cgroup; exit 0")).unwrap();
+    s.process
+        .args
+        .push(c("cat /proc/self/cgroup > /out/cgroup; exit 0"))
+        .unwrap();
     run_ok_cg(&t, &s, &cg);
-    assert!(t.read_out("cgroup").lines().any(|l| l == format!("0::/{name}")), "{}", t.read_out("cgroup"));
+    assert!(
+        t.read_out("cgroup").lines().any(|l| l == format!("0::/{name}")),
+        "{}",
+        t.read_out("cgroup")
+    );
     drop(cgdir);
     assert!(!dir.exists(), "cgroup {} left behind", dir.display());
 }
 
 fn run_ok_cg(t: &Tmp, s: &Spec<'_>, cg: &OwnedFd) {
     let log = t.log_file();
-    let r = start(s, Io { stdout: Some(log.as_fd()), cgroup: Some(cg.as_fd()), ..Io::default() }).unwrap();
+    let r = start(
+        s,
+        Io {
+            stdout: Some(log.as_fd()),
+            cgroup: Some(cg.as_fd()),
+            ..Io::default()
+        },
+    )
+    .unwrap();
     assert_eq!(r.outcome(), Outcome::Execd);
     assert_eq!(r.wait(), 0, "log: {}", t.log());
 }
@@ -661,9 +882,18 @@ fn real_failures_are_reported_with_their_step() {
 
     // A root that does not exist.
     let mut s = spec_for(&t, "exit 0");
-    s.root = Root::Bind { path: c("/nonexistent/keel-root"), readonly: false };
+    s.root = Root::Bind {
+        path: c("/nonexistent/keel-root"),
+        readonly: false,
+    };
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::Root, errno: Errno::NOENT });
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Root,
+            errno: Errno::NOENT
+        }
+    );
     assert_eq!(
         render(&f, Some(&s)),
         "keel: container web: bind the root /nonexistent/keel-root onto itself: ENOENT (the root directory does not exist)"
@@ -674,7 +904,13 @@ fn real_failures_are_reported_with_their_step() {
     s.process.args.clear();
     s.process.args.push(c("no-such-program")).unwrap();
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::Exec, errno: Errno::NOENT });
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Exec,
+            errno: Errno::NOENT
+        }
+    );
     assert_eq!(
         render(&f, Some(&s)),
         "keel: container web: execute no-such-program: ENOENT (not found in PATH inside the container)"
@@ -682,45 +918,98 @@ fn real_failures_are_reported_with_their_step() {
 
     // A mount point below a regular file.
     let mut s = spec_for(&t, "exit 0");
-    s.mounts.push(Mount { kind: MountKind::Tmpfs, target: c("/marker/sub"), flags: 0, data: None }).unwrap();
+    s.mounts
+        .push(Mount {
+            kind: MountKind::Tmpfs,
+            target: c("/marker/sub"),
+            flags: 0,
+            data: None,
+        })
+        .unwrap();
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::MountPoint(2), errno: Errno::NOTDIR });
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::MountPoint(2),
+            errno: Errno::NOTDIR
+        }
+    );
     let line = render(&f, Some(&s));
-    assert_eq!(line, format!("keel: container web: create the mount point {}/marker/sub: ENOTDIR", t.root().display()));
+    assert_eq!(
+        line,
+        format!(
+            "keel: container web: create the mount point {}/marker/sub: ENOTDIR",
+            t.root().display()
+        )
+    );
 
     // A bind source that does not exist names the mount.
     let mut s = spec_for(&t, "exit 0");
     s.mounts
         .push(Mount {
-            kind: MountKind::Bind { source: c("/nonexistent/src"), recursive: true },
+            kind: MountKind::Bind {
+                source: c("/nonexistent/src"),
+                recursive: true,
+            },
             target: c("/x"),
             flags: 0,
             data: None,
         })
         .unwrap();
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::Mount(2), errno: Errno::NOENT });
-    assert!(render(&f, Some(&s)).contains(": mount rbind /nonexistent/src on "), "{}", render(&f, Some(&s)));
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Mount(2),
+            errno: Errno::NOENT
+        }
+    );
+    assert!(
+        render(&f, Some(&s)).contains(": mount rbind /nonexistent/src on "),
+        "{}",
+        render(&f, Some(&s))
+    );
 
     // An unknown sysctl.
     let mut s = spec_for(&t, "exit 0");
     s.sysctls.push((c("net.ipv4.no_such_knob"), c("1"))).unwrap();
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::Sysctl(0), errno: Errno::NOENT });
-    assert_eq!(render(&f, Some(&s)), "keel: container web: sysctl net.ipv4.no_such_knob=1: ENOENT");
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Sysctl(0),
+            errno: Errno::NOENT
+        }
+    );
+    assert_eq!(
+        render(&f, Some(&s)),
+        "keel: container web: sysctl net.ipv4.no_such_knob=1: ENOENT"
+    );
 
     // A sysctl key that tries to leave /proc/sys.
     let mut s = spec_for(&t, "exit 0");
     s.sysctls.push((c("net/../../../etc/passwd"), c("x"))).unwrap();
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::Sysctl(0), errno: Errno::INVAL });
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Sysctl(0),
+            errno: Errno::INVAL
+        }
+    );
 
     // uid not mapped in the user namespace.
     let mut s = spec_for(&t, "exit 0");
     with_userns(&mut s);
     s.process.uid = 70000;
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::Uid, errno: Errno::INVAL });
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Uid,
+            errno: Errno::INVAL
+        }
+    );
     assert_eq!(
         render(&f, Some(&s)),
         "keel: container web: setresuid 70000: EINVAL (the id is not mapped in the container's user namespace)"
@@ -730,16 +1019,34 @@ fn real_failures_are_reported_with_their_step() {
     let mut s = spec_for(&t, "exit 0");
     s.ns.modes[NsKind::Mnt.index()] = NsMode::Host;
     let f = expect_failed(start(&s, Io::default()).unwrap());
-    assert_eq!(f, Failure { step: Step::Propagation, errno: Errno::INVAL });
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Propagation,
+            errno: Errno::INVAL
+        }
+    );
 
     // Parent side: no args, a missing share.
     let mut s = spec_for(&t, "exit 0");
     s.process.args.clear();
-    assert_eq!(start(&s, Io::default()).err(), Some(Failure { step: Step::Exec, errno: Errno::INVAL }));
+    assert_eq!(
+        start(&s, Io::default()).err(),
+        Some(Failure {
+            step: Step::Exec,
+            errno: Errno::INVAL
+        })
+    );
     let mut s = spec_for(&t, "exit 0");
     s.ns.modes[NsKind::Net.index()] = NsMode::Share(c("other"));
     let f = start(&s, Io::default()).err().unwrap();
-    assert_eq!(f, Failure { step: Step::Setns(NsKind::Net), errno: Errno::BADF });
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Setns(NsKind::Net),
+            errno: Errno::BADF
+        }
+    );
     assert_eq!(
         render(&f, Some(&s)),
         "keel: container web: join the net namespace of container other: EBADF (the container to share with is not running)"
@@ -757,12 +1064,32 @@ fn every_step_reports_itself() {
     with_userns(&mut s);
     s.hostname = Some(c("steps"));
     s.ns.modes[NsKind::Time.index()] = NsMode::New;
-    s.time_offsets = Some(TimeOffsets { monotonic: 1, boottime: 2 });
-    s.mounts.push(Mount { kind: MountKind::Sysfs, target: c("/sys"), flags: mflags::RDONLY, data: None }).unwrap();
-    s.mounts.push(Mount { kind: MountKind::Tmpfs, target: c("/run"), flags: mflags::NOSUID, data: None }).unwrap();
+    s.time_offsets = Some(TimeOffsets {
+        monotonic: 1,
+        boottime: 2,
+    });
     s.mounts
         .push(Mount {
-            kind: MountKind::Bind { source: c(t.out().to_str().unwrap()), recursive: false },
+            kind: MountKind::Sysfs,
+            target: c("/sys"),
+            flags: mflags::RDONLY,
+            data: None,
+        })
+        .unwrap();
+    s.mounts
+        .push(Mount {
+            kind: MountKind::Tmpfs,
+            target: c("/run"),
+            flags: mflags::NOSUID,
+            data: None,
+        })
+        .unwrap();
+    s.mounts
+        .push(Mount {
+            kind: MountKind::Bind {
+                source: c(t.out().to_str().unwrap()),
+                recursive: false,
+            },
             target: c("/ro"),
             flags: mflags::RDONLY,
             data: None,
@@ -771,7 +1098,13 @@ fn every_step_reports_itself() {
     s.masked.push(c("/proc/timer_list")).unwrap();
     s.readonly.push(c("/proc/sys")).unwrap();
     s.sysctls.push((c("net.ipv4.ip_forward"), c("1"))).unwrap();
-    s.rlimits.push(Rlimit { resource: 7, soft: 64, hard: 64 }).unwrap();
+    s.rlimits
+        .push(Rlimit {
+            resource: 7,
+            soft: 64,
+            hard: 64,
+        })
+        .unwrap();
     s.process.oom_score_adj = Some(100);
     s.process.cwd = Some(c("/tmp"));
     s.process.uid = 1000;
@@ -779,17 +1112,35 @@ fn every_step_reports_itself() {
     s.process.groups.push(1000).unwrap();
     s.caps.ambient = CAP_NET_BIND_SERVICE;
     s.no_new_privs = true;
-    s.root = Root::Bind { path: c(t.root().to_str().unwrap()), readonly: true };
+    s.root = Root::Bind {
+        path: c(t.root().to_str().unwrap()),
+        readonly: true,
+    };
     s.ready_fd = Some(3);
     let (_ready_r, ready_w) = rustix::pipe::pipe().unwrap();
 
     // First without a fault: it must run.
     let log = t.log_file();
-    let r = start(&s, Io { stdout: Some(log.as_fd()), ready: Some(ready_w.as_fd()), ..Io::default() }).unwrap();
+    let r = start(
+        &s,
+        Io {
+            stdout: Some(log.as_fd()),
+            ready: Some(ready_w.as_fd()),
+            ..Io::default()
+        },
+    )
+    .unwrap();
     assert_eq!(r.outcome(), Outcome::Execd, "log: {}", t.log());
     assert_eq!(r.wait(), 0, "log: {}", t.log());
 
-    let parent = [Step::Pipe, Step::Clone, Step::UidMap, Step::GidMap, Step::OomScoreAdj, Step::Release];
+    let parent = [
+        Step::Pipe,
+        Step::Clone,
+        Step::UidMap,
+        Step::GidMap,
+        Step::OomScoreAdj,
+        Step::Release,
+    ];
     let mut child = vec![
         Step::Sync,
         Step::Fds,
@@ -839,16 +1190,47 @@ fn every_step_reports_itself() {
     child.push(Step::MountRemount(4));
     // DevNull is opened only for unset stdio: leave stdout unset there.
     for step in parent {
-        let r = start(&s, Io { fault: Some(step.id()), ready: Some(ready_w.as_fd()), ..Io::default() });
-        assert_eq!(r.err(), Some(Failure { step, errno: FAULT_ERRNO }), "{step:?}");
+        let r = start(
+            &s,
+            Io {
+                fault: Some(step.id()),
+                ready: Some(ready_w.as_fd()),
+                ..Io::default()
+            },
+        );
+        assert_eq!(
+            r.err(),
+            Some(Failure {
+                step,
+                errno: FAULT_ERRNO
+            }),
+            "{step:?}"
+        );
     }
     for step in child {
-        let r = start(&s, Io { fault: Some(step.id()), ready: Some(ready_w.as_fd()), ..Io::default() })
-            .unwrap_or_else(|f| panic!("{step:?}: spawn failed: {f:?}"));
+        let r = start(
+            &s,
+            Io {
+                fault: Some(step.id()),
+                ready: Some(ready_w.as_fd()),
+                ..Io::default()
+            },
+        )
+        .unwrap_or_else(|f| panic!("{step:?}: spawn failed: {f:?}"));
         let f = expect_failed(r);
-        assert_eq!(f, Failure { step, errno: FAULT_ERRNO }, "{step:?}");
+        assert_eq!(
+            f,
+            Failure {
+                step,
+                errno: FAULT_ERRNO
+            },
+            "{step:?}"
+        );
         let line = render(&f, Some(&s));
-        assert!(line.starts_with("keel: container web: ") && line.ends_with(": ECANCELED"), "{line}");
+        assert!(
+            line.starts_with("keel: container web: ") && line.ends_with(": ECANCELED"),
+            "{line}"
+        );
         assert!(!line.contains('\n'));
     }
 }
@@ -871,7 +1253,15 @@ fn shared_namespaces_with_host_user() {
         share[k.index()] = Some(ra.pidfd());
     }
     let log = t.log_file();
-    let rb = start(&b, Io { stdout: Some(log.as_fd()), share, ..Io::default() }).unwrap();
+    let rb = start(
+        &b,
+        Io {
+            stdout: Some(log.as_fd()),
+            share,
+            ..Io::default()
+        },
+    )
+    .unwrap();
     assert_eq!(rb.outcome(), Outcome::Execd, "log: {}", t.log());
     wait_for(&t.out().join("b-pid"));
     let (ia, ib) = (ns_inodes(ra.pid()), ns_inodes(rb.pid()));
@@ -890,11 +1280,41 @@ fn shared_namespaces_with_host_user() {
     rb.kill();
 
     // Failures on this path name the shared namespace.
-    let f = start(&b, Io { share, fault: Some(Step::PidnsEnter.id()), ..Io::default() }).err();
-    assert_eq!(f, Some(Failure { step: Step::PidnsEnter, errno: FAULT_ERRNO }));
+    let f = start(
+        &b,
+        Io {
+            share,
+            fault: Some(Step::PidnsEnter.id()),
+            ..Io::default()
+        },
+    )
+    .err();
+    assert_eq!(
+        f,
+        Some(Failure {
+            step: Step::PidnsEnter,
+            errno: FAULT_ERRNO
+        })
+    );
     assert_eq!(fs::read_link("/proc/thread-self/ns/pid_for_children").unwrap(), own);
-    let f = expect_failed(start(&b, Io { share, fault: Some(Step::Setns(NsKind::Uts).id()), ..Io::default() }).unwrap());
-    assert_eq!(f, Failure { step: Step::Setns(NsKind::Uts), errno: FAULT_ERRNO });
+    let f = expect_failed(
+        start(
+            &b,
+            Io {
+                share,
+                fault: Some(Step::Setns(NsKind::Uts).id()),
+                ..Io::default()
+            },
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        f,
+        Failure {
+            step: Step::Setns(NsKind::Uts),
+            errno: FAULT_ERRNO
+        }
+    );
     assert_eq!(
         render(&f, Some(&b)),
         "keel: container web: join the uts namespace of container owner: ECANCELED"
@@ -914,15 +1334,33 @@ fn shared_user_namespace_with_new_pid_namespace() {
     // B joins A's user namespace, and creates the rest inside it: pid
     // (second fork), mnt, net (sysfs needs the net namespace to belong to
     // the container's user namespace), uts.
-    let mut b = spec_for(&t, "echo $$ > /out/b-pid; id -u > /out/b-uid; cat /sys/class/net/lo/flags > /out/b-lo; \
-                              touch /out/b-done; exec sleep 1000");
+    let mut b = spec_for(
+        &t,
+        "echo $$ > /out/b-pid; id -u > /out/b-uid; cat /sys/class/net/lo/flags > /out/b-lo; \
+                              touch /out/b-done; exec sleep 1000",
+    );
     b.ns.modes[NsKind::User.index()] = NsMode::Share(c("owner"));
     b.hostname = Some(c("b"));
-    b.mounts.push(Mount { kind: MountKind::Sysfs, target: c("/sys"), flags: mflags::RDONLY, data: None }).unwrap();
+    b.mounts
+        .push(Mount {
+            kind: MountKind::Sysfs,
+            target: c("/sys"),
+            flags: mflags::RDONLY,
+            data: None,
+        })
+        .unwrap();
     let mut share = [None; 8];
     share[NsKind::User.index()] = Some(ra.pidfd());
     let log = t.log_file();
-    let rb = start(&b, Io { stdout: Some(log.as_fd()), share, ..Io::default() }).unwrap();
+    let rb = start(
+        &b,
+        Io {
+            stdout: Some(log.as_fd()),
+            share,
+            ..Io::default()
+        },
+    )
+    .unwrap();
     assert_eq!(rb.outcome(), Outcome::Execd, "log: {}", t.log());
     wait_for(&t.out().join("b-done"));
     let (ia, ib) = (ns_inodes(ra.pid()), ns_inodes(rb.pid()));
@@ -941,16 +1379,55 @@ fn shared_user_namespace_with_new_pid_namespace() {
 
     // Failures on the way: in the intermediate (reported, it exits 127),
     // at the hand-over (keel kills and reaps both).
-    for step in [Step::Setns(NsKind::User), Step::Unshare(NsKind::Net), Step::Unshare(NsKind::Pid), Step::Fork, Step::IdRoot] {
-        let f = expect_failed(start(&b, Io { share, fault: Some(step.id()), ..Io::default() }).unwrap());
-        assert_eq!(f, Failure { step, errno: FAULT_ERRNO });
+    for step in [
+        Step::Setns(NsKind::User),
+        Step::Unshare(NsKind::Net),
+        Step::Unshare(NsKind::Pid),
+        Step::Fork,
+        Step::IdRoot,
+    ] {
+        let f = expect_failed(
+            start(
+                &b,
+                Io {
+                    share,
+                    fault: Some(step.id()),
+                    ..Io::default()
+                },
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            f,
+            Failure {
+                step,
+                errno: FAULT_ERRNO
+            }
+        );
     }
-    let f = start(&b, Io { share, fault: Some(Step::Handoff.id()), ..Io::default() }).err();
-    assert_eq!(f, Some(Failure { step: Step::Handoff, errno: FAULT_ERRNO }));
+    let f = start(
+        &b,
+        Io {
+            share,
+            fault: Some(Step::Handoff.id()),
+            ..Io::default()
+        },
+    )
+    .err();
+    assert_eq!(
+        f,
+        Some(Failure {
+            step: Step::Handoff,
+            errno: FAULT_ERRNO
+        })
+    );
     // Nothing left behind: this thread's only child is A (the
     // intermediates and the killed inits are reaped).
     let children = fs::read_to_string("/proc/thread-self/children").unwrap();
-    assert_eq!(children.split_whitespace().collect::<Vec<_>>(), vec![ra.pid().to_string()]);
+    assert_eq!(
+        children.split_whitespace().collect::<Vec<_>>(),
+        vec![ra.pid().to_string()]
+    );
     ra.kill();
 }
 
@@ -965,7 +1442,10 @@ fn enter_a_running_container() {
             with_userns(&mut s);
         }
         s.ns.modes[NsKind::Time.index()] = NsMode::New;
-        s.time_offsets = Some(TimeOffsets { monotonic: 0, boottime: 30 * 86400 });
+        s.time_offsets = Some(TimeOffsets {
+            monotonic: 0,
+            boottime: 30 * 86400,
+        });
         let rc = start(&s, Io::default()).unwrap();
         assert_eq!(rc.outcome(), Outcome::Execd);
 
@@ -997,7 +1477,9 @@ fn enter_a_running_container() {
             pass: None,
             fault: None,
         };
-        let re = Running { sp: Some(enter(&req).expect("enter")) };
+        let re = Running {
+            sp: Some(enter(&req).expect("enter")),
+        };
         assert_eq!(re.outcome(), Outcome::Execd);
         assert_eq!(re.wait(), 0, "{}", fs::read_to_string(&out).unwrap());
         let text = fs::read_to_string(&out).unwrap();
@@ -1030,7 +1512,13 @@ fn enter_a_running_container() {
             cgroup: None,
             uid: 0,
             gid: 0,
-            caps: Some(Caps { bounding: 0, effective: 0, permitted: 0, inheritable: 0, ambient: 0 }),
+            caps: Some(Caps {
+                bounding: 0,
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+                ambient: 0,
+            }),
             no_new_privs: true,
             stdin: None,
             stdout: Some(f2.as_fd()),
@@ -1038,7 +1526,9 @@ fn enter_a_running_container() {
             pass: Some((theirs.as_fd(), 7)),
             fault: None,
         };
-        let re = Running { sp: Some(enter(&req).expect("enter fd")) };
+        let re = Running {
+            sp: Some(enter(&req).expect("enter fd")),
+        };
         assert_eq!(re.outcome(), Outcome::Execd);
         assert_eq!(re.wait(), 0, "{}", fs::read_to_string(&out2).unwrap());
         let text = fs::read_to_string(&out2).unwrap();
@@ -1047,16 +1537,43 @@ fn enter_a_running_container() {
         let _ = &theirs;
 
         // A failing enter reports its step.
-        let req = EnterRequest { program: ExecTarget::Path(c("/bin/nope")), argv: &argv, fault: None, ..req };
-        let re = Running { sp: Some(enter(&req).unwrap()) };
+        let req = EnterRequest {
+            program: ExecTarget::Path(c("/bin/nope")),
+            argv: &argv,
+            fault: None,
+            ..req
+        };
+        let re = Running {
+            sp: Some(enter(&req).unwrap()),
+        };
         let f = expect_failed(re);
-        assert_eq!(f, Failure { step: Step::Exec, errno: Errno::NOENT });
-        let req = EnterRequest { fault: Some(Step::Setns(NsKind::Mnt).id()), ..req };
-        let f = expect_failed(Running { sp: Some(enter(&req).unwrap()) });
-        assert_eq!(f, Failure { step: Step::Setns(NsKind::Mnt), errno: FAULT_ERRNO });
+        assert_eq!(
+            f,
+            Failure {
+                step: Step::Exec,
+                errno: Errno::NOENT
+            }
+        );
+        let req = EnterRequest {
+            fault: Some(Step::Setns(NsKind::Mnt).id()),
+            ..req
+        };
+        let f = expect_failed(Running {
+            sp: Some(enter(&req).unwrap()),
+        });
+        assert_eq!(
+            f,
+            Failure {
+                step: Step::Setns(NsKind::Mnt),
+                errno: FAULT_ERRNO
+            }
+        );
         let mut l = keel_rt::Line::new();
         f.render(b"web", None, &mut l);
-        assert_eq!(l.as_bytes(), b"keel: container web: join the mnt namespace of the target: ECANCELED");
+        assert_eq!(
+            l.as_bytes(),
+            b"keel: container web: join the mnt namespace of the target: ECANCELED"
+        );
         rc.kill();
     }
 }
@@ -1095,19 +1612,33 @@ fn overlay_root_and_readonly_root() {
     let mut lower = heapless::Vec::new();
     lower.push(c(extra.to_str().unwrap())).unwrap();
     lower.push(c(t.root().to_str().unwrap())).unwrap();
-    s.root = Root::Overlay { lower, upper: None, work: None, readonly: false };
+    s.root = Root::Overlay {
+        lower,
+        upper: None,
+        work: None,
+        readonly: false,
+    };
     run_ok(&t, &s);
     assert_eq!(t.read_out("extra"), "extra layer\n");
     assert!(t.read_out("touch").contains("Read-only"), "{}", t.read_out("touch"));
 
     // A read-only bind root: / is ro, /out (its own mount) is not.
-    let mut s = spec_for(&t, "touch /x 2> /out/touch; touch /out/ok; cat /proc/self/mountinfo > /out/mi; exit 0");
-    s.root = Root::Bind { path: c(t.root().to_str().unwrap()), readonly: true };
+    let mut s = spec_for(
+        &t,
+        "touch /x 2> /out/touch; touch /out/ok; cat /proc/self/mountinfo > /out/mi; exit 0",
+    );
+    s.root = Root::Bind {
+        path: c(t.root().to_str().unwrap()),
+        readonly: true,
+    };
     run_ok(&t, &s);
     assert!(t.read_out("touch").contains("Read-only"), "{}", t.read_out("touch"));
     assert!(t.out().join("ok").exists());
     let mi = t.read_out("mi");
-    let root_line = mi.lines().find(|l| l.split(' ').nth(4) == Some("/")).unwrap_or_else(|| panic!("{mi}"));
+    let root_line = mi
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("{mi}"));
     assert!(root_line.split(' ').nth(5).unwrap().starts_with("ro,"), "{root_line}");
     assert!(!t.root().join("x").exists());
 }
@@ -1132,19 +1663,54 @@ fn refuse_clone3() {
     const JEQ_K: u16 = 0x15;
     const RET_K: u16 = 0x06;
     let prog = [
-        SockFilter { code: LD_W_ABS, jt: 0, jf: 0, k: 4 },
-        SockFilter { code: JEQ_K, jt: 0, jf: 3, k: 0xc000_003e },
-        SockFilter { code: LD_W_ABS, jt: 0, jf: 0, k: 0 },
-        SockFilter { code: JEQ_K, jt: 0, jf: 1, k: linux_raw_sys::general::__NR_clone3 },
-        SockFilter { code: RET_K, jt: 0, jf: 0, k: 0x0005_0000 | 38 },
-        SockFilter { code: RET_K, jt: 0, jf: 0, k: 0x7fff_0000 },
+        SockFilter {
+            code: LD_W_ABS,
+            jt: 0,
+            jf: 0,
+            k: 4,
+        },
+        SockFilter {
+            code: JEQ_K,
+            jt: 0,
+            jf: 3,
+            k: 0xc000_003e,
+        },
+        SockFilter {
+            code: LD_W_ABS,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        SockFilter {
+            code: JEQ_K,
+            jt: 0,
+            jf: 1,
+            k: linux_raw_sys::general::__NR_clone3,
+        },
+        SockFilter {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: 0x0005_0000 | 38,
+        },
+        SockFilter {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: 0x7fff_0000,
+        },
     ];
-    let fprog = SockFprog { len: prog.len() as u16, filter: prog.as_ptr() };
-    // SAFETY: PR_SET_SECCOMP(SECCOMP_MODE_FILTER) reads the sock_fprog and
-    // its filter array, both live for the call.
+    let fprog = SockFprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr(),
+    };
+    // SAFETY: PR_SET_SECCOMP(SECCOMP_MODE_FILTER) reads the sock_fprog and its filter array, both live for the call.
     unsafe {
-        keel_rt::sys::syscall(linux_raw_sys::general::__NR_prctl, [22, 2, &fprog as *const SockFprog as usize, 0, 0, 0])
-            .expect("seccomp filter");
+        keel_rt::sys::syscall(
+            linux_raw_sys::general::__NR_prctl,
+            [22, 2, &fprog as *const SockFprog as usize, 0, 0, 0],
+        )
+        .expect("seccomp filter");
     }
     // clone3 with a zero size is EINVAL from the kernel, ENOSYS from the
     // filter: proof the filter is on without forking anything.
@@ -1166,23 +1732,48 @@ fn clone3_refused_by_seccomp_falls_back_to_clone() {
         return;
     }
     let t = Tmp::new("seccomp");
-    let name = format!("keel-spawn-test-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "keel-spawn-test-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
     let dir = base.join(&name);
     let cgdir = CgDir::new(dir.clone());
     let cg = owned(fs::File::open(&dir).unwrap());
     refuse_clone3();
 
-    let mut s = spec_for(&t, "cat /proc/self/cgroup > /out/cgroup; echo $$ > /out/pid; touch /out/done; exec sleep 1000");
+    let mut s = spec_for(
+        &t,
+        "cat /proc/self/cgroup > /out/cgroup; echo $$ > /out/pid; touch /out/done; exec sleep 1000",
+    );
     with_userns(&mut s);
     let log = t.log_file();
-    let r = start(&s, Io { stdout: Some(log.as_fd()), cgroup: Some(cg.as_fd()), ..Io::default() }).unwrap();
+    let r = start(
+        &s,
+        Io {
+            stdout: Some(log.as_fd()),
+            cgroup: Some(cg.as_fd()),
+            ..Io::default()
+        },
+    )
+    .unwrap();
     assert_eq!(r.outcome(), Outcome::Execd, "log: {}", t.log());
     wait_for(&t.out().join("done"));
     let host_view = fs::read_to_string(format!("/proc/{}/cgroup", r.pid())).unwrap();
-    assert!(host_view.lines().any(|l| l == format!("0::/{name}")), "host view: {host_view}");
-    assert!(t.read_out("cgroup").lines().any(|l| l == "0::/"), "inside: {}", t.read_out("cgroup"));
+    assert!(
+        host_view.lines().any(|l| l == format!("0::/{name}")),
+        "host view: {host_view}"
+    );
+    assert!(
+        t.read_out("cgroup").lines().any(|l| l == "0::/"),
+        "inside: {}",
+        t.read_out("cgroup")
+    );
     assert_eq!(t.read_out("pid").trim(), "1");
-    assert_ne!(ns_inodes(r.pid())[NsKind::Cgroup.index()], ns_inodes(0)[NsKind::Cgroup.index()]);
+    assert_ne!(
+        ns_inodes(r.pid())[NsKind::Cgroup.index()],
+        ns_inodes(0)[NsKind::Cgroup.index()]
+    );
 
     // enter() falls back the same way and is placed in the cgroup too.
     let out = t.dir.join("entered");
@@ -1206,15 +1797,35 @@ fn clone3_refused_by_seccomp_falls_back_to_clone() {
         pass: None,
         fault: None,
     };
-    let re = Running { sp: Some(enter(&req).expect("enter")) };
+    let re = Running {
+        sp: Some(enter(&req).expect("enter")),
+    };
     assert_eq!(re.outcome(), Outcome::Execd);
     assert_eq!(re.wait(), 0);
-    assert!(fs::read_to_string(&out).unwrap().lines().any(|l| l == "0::/"), "{}", fs::read_to_string(&out).unwrap());
+    assert!(
+        fs::read_to_string(&out).unwrap().lines().any(|l| l == "0::/"),
+        "{}",
+        fs::read_to_string(&out).unwrap()
+    );
     r.kill();
 
     // A failed placement kills and reaps the child.
-    let f = start(&s, Io { cgroup: Some(cg.as_fd()), fault: Some(Step::CgroupProcs.id()), ..Io::default() }).err();
-    assert_eq!(f, Some(Failure { step: Step::CgroupProcs, errno: FAULT_ERRNO }));
+    let f = start(
+        &s,
+        Io {
+            cgroup: Some(cg.as_fd()),
+            fault: Some(Step::CgroupProcs.id()),
+            ..Io::default()
+        },
+    )
+    .err();
+    assert_eq!(
+        f,
+        Some(Failure {
+            step: Step::CgroupProcs,
+            errno: FAULT_ERRNO
+        })
+    );
 
     // The double fork (shared user namespace, new pid namespace) falls
     // back to clone(CLONE_PARENT) as well.
@@ -1226,7 +1837,15 @@ fn clone3_refused_by_seccomp_falls_back_to_clone() {
     b.ns.modes[NsKind::User.index()] = NsMode::Share(c("a"));
     let mut share = [None; 8];
     share[NsKind::User.index()] = Some(ra.pidfd());
-    let rb = start(&b, Io { share, cgroup: Some(cg.as_fd()), ..Io::default() }).unwrap();
+    let rb = start(
+        &b,
+        Io {
+            share,
+            cgroup: Some(cg.as_fd()),
+            ..Io::default()
+        },
+    )
+    .unwrap();
     assert_eq!(rb.outcome(), Outcome::Execd);
     assert_eq!(rb.wait(), 0);
     assert_eq!(t.read_out("b-pid").trim(), "1");

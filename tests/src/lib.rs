@@ -40,7 +40,11 @@ pub fn keel_bin() -> PathBuf {
     match std::env::var_os("KEEL_BIN") {
         Some(p) if !p.is_empty() => {
             let p = PathBuf::from(p);
-            assert!(p.is_file(), "KEEL_BIN={} does not exist: run `cargo xtask build`", p.display());
+            assert!(
+                p.is_file(),
+                "KEEL_BIN={} does not exist: run `cargo xtask build`",
+                p.display()
+            );
             p
         }
         _ => panic!(
@@ -57,7 +61,10 @@ pub fn is_root() -> bool {
 
 /// Panics with a clear message unless running as root (CI runs as root).
 pub fn require_root() {
-    assert!(is_root(), "this test needs root (real namespaces, mounts, cgroups): run it as root, e.g. via `cargo xtask test`");
+    assert!(
+        is_root(),
+        "this test needs root (real namespaces, mounts, cgroups): run it as root, e.g. via `cargo xtask test`"
+    );
 }
 
 // ------------------------------------------------------------------ temp dirs
@@ -71,8 +78,14 @@ impl TestDir {
     pub fn new(tag: &str) -> TestDir {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let tag: String = tag.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tag: String = tag
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
         let path = std::env::temp_dir().join(format!("keel-test-{tag}-{}-{n}-{nanos:x}", std::process::id()));
         std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         TestDir { path }
@@ -116,7 +129,10 @@ pub fn busybox_rootfs(dir: &Path) {
     }
     let target = bin.join("busybox");
     std::fs::copy(&bb, &target).unwrap_or_else(|e| panic!("copy {} to {}: {e}", bb.display(), target.display()));
-    let list = Command::new(&bb).arg("--list").output().unwrap_or_else(|e| panic!("{} --list: {e}", bb.display()));
+    let list = Command::new(&bb)
+        .arg("--list")
+        .output()
+        .unwrap_or_else(|e| panic!("{} --list: {e}", bb.display()));
     for name in String::from_utf8_lossy(&list.stdout).lines().map(str::trim) {
         if name.is_empty() || name.contains('/') || name == "busybox" {
             continue;
@@ -152,7 +168,9 @@ pub fn status_field(pid: u32, field: &str) -> Option<String> {
 
 /// `field` of a /proc/PID/status text.
 pub fn parse_status_field(status: &str, field: &str) -> Option<String> {
-    status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
 }
 
 /// A capability mask field (CapInh, CapPrm, CapEff, CapBnd, CapAmb) as a number.
@@ -196,21 +214,28 @@ pub fn descendants(pid: u32) -> Vec<u32> {
 /// The NSpid line of /proc/PID/status: the pid in each nested pid
 /// namespace, outermost (the test's) first.
 pub fn ns_pids(pid: u32) -> Vec<u32> {
-    status_field(pid, "NSpid").map(|v| v.split_whitespace().filter_map(|x| x.parse().ok()).collect()).unwrap_or_default()
+    status_field(pid, "NSpid")
+        .map(|v| v.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 /// Is `pid` alive (and not a zombie)?
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state is the first field after the ")" that ends the command name.
-        Ok(s) => s.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])).unwrap_or(false),
+        Ok(s) => s
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+            .unwrap_or(false),
         Err(_) => false,
     }
 }
 
 /// The comm of /proc/PID/comm.
 pub fn comm(pid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_string())
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_string())
 }
 
 /// Sends `sig` to `pid`.
@@ -318,7 +343,9 @@ pub fn parse_status(text: &str) -> Result<Vec<ContainerStatus>, String> {
         }
         let mut fields = Vec::new();
         for tok in l.split_whitespace() {
-            let (k, v) = tok.split_once('=').ok_or_else(|| format!("line {}: {tok:?} is not key=value", i + 1))?;
+            let (k, v) = tok
+                .split_once('=')
+                .ok_or_else(|| format!("line {}: {tok:?} is not key=value", i + 1))?;
             if k.is_empty() {
                 return Err(format!("line {}: empty key in {tok:?}", i + 1));
             }
@@ -454,15 +481,25 @@ impl Keel {
         let bin = keel_bin();
         let mut c = if self.pid_ns {
             let mut c = Command::new(which("unshare").unwrap_or_else(|| PathBuf::from("/usr/bin/unshare")));
-            c.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"]).arg(&bin);
+            c.args(["--pid", "--fork", "--mount-proc", "--kill-child", "--"])
+                .arg(&bin);
             c
         } else {
             Command::new(&bin)
         };
-        c.arg("--config").arg(&self.config).arg("--run-dir").arg(&self.run).args(&self.args);
+        c.arg("--config")
+            .arg(&self.config)
+            .arg("--run-dir")
+            .arg(&self.run)
+            .args(&self.args);
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
-        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-        let mut child = c.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let out = child.stdout.take().expect("stdout pipe");
         let err = child.stderr.take().expect("stderr pipe");
         self.readers.push(collect(out, self.lines.clone()));
@@ -494,7 +531,9 @@ impl Keel {
         if pid == 1 {
             return Some(self.pid());
         }
-        self.descendants().into_iter().find(|d| ns_pids(*d).get(1) == Some(&pid))
+        self.descendants()
+            .into_iter()
+            .find(|d| ns_pids(*d).get(1) == Some(&pid))
     }
 
     /// The test's view of container `name`'s init pid, from the table now.
@@ -519,8 +558,12 @@ impl Keel {
 
     /// Waits for a line containing `pattern`; panics (with the log) on timeout.
     pub fn wait_for_line(&self, pattern: &str, timeout: Duration) -> String {
-        self.try_wait_for_line(pattern, timeout)
-            .unwrap_or_else(|| panic!("no line containing {pattern:?} within {timeout:?}; keel's log:\n{}", self.log()))
+        self.try_wait_for_line(pattern, timeout).unwrap_or_else(|| {
+            panic!(
+                "no line containing {pattern:?} within {timeout:?}; keel's log:\n{}",
+                self.log()
+            )
+        })
     }
 
     /// The container table now (empty if keel has not written it yet).
@@ -540,7 +583,10 @@ impl Keel {
     pub fn wait_for<T>(&self, what: &str, timeout: Duration, mut f: impl FnMut(&[ContainerStatus]) -> Option<T>) -> T {
         poll(timeout, || f(&self.status())).unwrap_or_else(|| {
             let table = std::fs::read_to_string(self.status_path()).unwrap_or_else(|_| "(no status file)".into());
-            panic!("timed out after {timeout:?} waiting for {what}; table:\n{table}\nkeel's log:\n{}", self.log())
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; table:\n{table}\nkeel's log:\n{}",
+                self.log()
+            )
         })
     }
 
@@ -582,7 +628,11 @@ impl Keel {
 
     /// Is keel still running?
     pub fn running(&mut self) -> bool {
-        self.exit.is_none() && self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+        self.exit.is_none()
+            && self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     /// Every process keel started and that is still below it.
@@ -676,7 +726,10 @@ name=crash state=failed pid=- restarts=4 ready=- exit=3 user_ns=- mnt_ns=- pid_n
         let t = parse_status(SAMPLE).unwrap();
         assert_eq!(t.len(), 2);
         let w = &t[0];
-        assert_eq!((w.name(), w.state(), w.pid(), w.restarts(), w.exit()), ("web", "running", Some(812), 0, None));
+        assert_eq!(
+            (w.name(), w.state(), w.pid(), w.restarts(), w.exit()),
+            ("web", "running", Some(812), 0, None)
+        );
         assert_eq!(w.ns("mnt"), Some(4026532301));
         assert_eq!(w.ns("pid"), Some(4026532304));
         assert_eq!(w.ns("net"), Some(4026532306));
@@ -686,7 +739,10 @@ name=crash state=failed pid=- restarts=4 ready=- exit=3 user_ns=- mnt_ns=- pid_n
         assert_eq!(w.boot_ms(), Some(12345));
         assert_eq!(w.reason(), None);
         let c = &t[1];
-        assert_eq!((c.state(), c.pid(), c.restarts(), c.exit()), ("failed", None, 4, Some(3)));
+        assert_eq!(
+            (c.state(), c.pid(), c.restarts(), c.exit()),
+            ("failed", None, 4, Some(3))
+        );
         assert_eq!(c.reason(), Some("restart-budget-spent"));
         assert_eq!(c.since_ms(), Some(1764410001500));
         assert_eq!(c.boot_ms(), Some(13000));
@@ -696,7 +752,9 @@ name=crash state=failed pid=- restarts=4 ready=- exit=3 user_ns=- mnt_ns=- pid_n
     #[test]
     fn status_errors_name_the_line() {
         assert_eq!(parse_status("").unwrap_err(), "empty status file");
-        assert!(parse_status("# keel-containers v2\n").unwrap_err().starts_with("line 1:"));
+        assert!(parse_status("# keel-containers v2\n")
+            .unwrap_err()
+            .starts_with("line 1:"));
         let e = parse_status("# keel-containers v1\nname=a state=running\nname=b oops\n").unwrap_err();
         assert!(e.starts_with("line 3:"), "{e}");
         let e = parse_status("# keel-containers v1\nstate=running\n").unwrap_err();
@@ -769,8 +827,17 @@ name=crash state=failed pid=- restarts=4 ready=- exit=3 user_ns=- mnt_ns=- pid_n
                 k.in_pid_namespace();
             }
             let root = k.busybox_root();
-            k.spec("once", &format!("root {}\nargs /bin/true\noneshot\nrestart never\n", root.display()));
-            k.spec("sleeper", &format!("root {}\nargs /bin/sleep 60\nrestart never\nstop_timeout 1s\n", root.display()));
+            k.spec(
+                "once",
+                &format!("root {}\nargs /bin/true\noneshot\nrestart never\n", root.display()),
+            );
+            k.spec(
+                "sleeper",
+                &format!(
+                    "root {}\nargs /bin/sleep 60\nrestart never\nstop_timeout 1s\n",
+                    root.display()
+                ),
+            );
             k.start();
             let t = Duration::from_secs(10);
             k.wait_for_state("once", "exited", t);
@@ -791,7 +858,9 @@ name=crash state=failed pid=- restarts=4 ready=- exit=3 user_ns=- mnt_ns=- pid_n
     fn runs_a_child_through_the_runner_machinery() {
         // The reader threads and the exit wait, on a stand-in for keel.
         let mut c = Command::new("/bin/sh");
-        c.args(["-c", "echo out; echo err >&2; exit 3"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.args(["-c", "echo out; echo err >&2; exit 3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let r1 = collect(child.stdout.take().unwrap(), lines.clone());

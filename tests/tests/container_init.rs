@@ -107,7 +107,12 @@ fn finish(mut child: Child, start: Instant, limit: Duration) -> Out {
     };
     guard.0 = None;
     let elapsed = start.elapsed();
-    Out { status, stdout: to.join().unwrap(), stderr: te.join().unwrap(), elapsed }
+    Out {
+        status,
+        stdout: to.join().unwrap(),
+        stderr: te.join().unwrap(),
+        elapsed,
+    }
 }
 
 /// A running keel; if the test fails before it ended, everything below
@@ -154,8 +159,12 @@ impl Drop for Tree {
 fn descendants(root: i32) -> Vec<i32> {
     let mut procs = Vec::new();
     for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         let (_, f) = stat_fields(&stat);
         if let Some(ppid) = f.get(1).and_then(|p| p.parse::<i32>().ok()) {
             procs.push((pid, ppid));
@@ -200,7 +209,9 @@ fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 }
 
 fn file_has(p: &Path, needle: &str) -> bool {
-    fs::read_to_string(p).map(|s| s.lines().any(|l| l == needle)).unwrap_or(false)
+    fs::read_to_string(p)
+        .map(|s| s.lines().any(|l| l == needle))
+        .unwrap_or(false)
 }
 
 fn kill(pid: u32, sig: i32) {
@@ -262,8 +273,14 @@ fn exit_codes() {
     assert_eq!(run_keel(&["-s", "--", "sh", "-c", "exit 0"]).code(), 0);
     assert_eq!(run_keel(&["-s", "--", "sh", "-c", "exit 7"]).code(), 7);
     // Death by signal N: 128+N.
-    assert_eq!(run_keel(&["-s", "--", "sh", "-c", "kill -USR1 $$"]).code(), 128 + libc::SIGUSR1);
-    assert_eq!(run_keel(&["-s", "--", "sh", "-c", "kill -KILL $$"]).code(), 128 + libc::SIGKILL);
+    assert_eq!(
+        run_keel(&["-s", "--", "sh", "-c", "kill -USR1 $$"]).code(),
+        128 + libc::SIGUSR1
+    );
+    assert_eq!(
+        run_keel(&["-s", "--", "sh", "-c", "kill -KILL $$"]).code(),
+        128 + libc::SIGKILL
+    );
     // Not found: a path, and a name searched in PATH.
     let o = run_keel(&["-s", "--", &d.s("missing")]);
     assert_eq!(o.code(), 127, "{}", o.stderr);
@@ -285,8 +302,14 @@ fn exit_codes() {
     assert_eq!(run_with(c, Duration::from_secs(10)).code(), 126);
     // -e remaps, after the 128+N mapping; other codes pass through.
     assert_eq!(run_keel(&["-s", "-e", "7", "--", "sh", "-c", "exit 7"]).code(), 0);
-    assert_eq!(run_keel(&["-s", "-e", "3", "-e7", "--", "sh", "-c", "exit 4"]).code(), 4);
-    assert_eq!(run_keel(&["-s", "-e", "143", "--", "sh", "-c", "kill -TERM $$"]).code(), 0);
+    assert_eq!(
+        run_keel(&["-s", "-e", "3", "-e7", "--", "sh", "-c", "exit 4"]).code(),
+        4
+    );
+    assert_eq!(
+        run_keel(&["-s", "-e", "143", "--", "sh", "-c", "kill -TERM $$"]).code(),
+        0
+    );
     // A bad command line: status 1 and a message, as tini.
     let o = run_keel(&["-s", "-e", "300", "--", "true"]);
     assert_eq!(o.code(), 1);
@@ -317,7 +340,10 @@ fn forwarding(group: bool) {
     let d = Scratch::new(if group { "fwd-group" } else { "fwd-child" });
     let out = d.s("log");
     let traps = |who: &str| -> String {
-        SIGNALS.iter().map(|(_, n)| format!("trap 'echo {who}:{n} >> \"$out\"' {n}\n")).collect()
+        SIGNALS
+            .iter()
+            .map(|(_, n)| format!("trap 'echo {who}:{n} >> \"$out\"' {n}\n"))
+            .collect()
     };
     let grand = format!(
         "out=\"$1\"\n{}echo ready > \"$out.gready\"\nwhile [ ! -e \"$out.stop\" ]; do sleep 0.05; done\n",
@@ -343,15 +369,20 @@ fn forwarding(group: bool) {
     for (sig, name) in SIGNALS {
         kill(pid, sig);
         let log = d.path("log");
-        wait_until(&format!("SIG{name} to reach the program"), Duration::from_secs(10), || {
-            file_has(&log, &format!("child:{name}")) && (!group || file_has(&log, &format!("grand:{name}")))
-        });
+        wait_until(
+            &format!("SIG{name} to reach the program"),
+            Duration::from_secs(10),
+            || file_has(&log, &format!("child:{name}")) && (!group || file_has(&log, &format!("grand:{name}"))),
+        );
     }
     if !group {
         // Give a wrongly sent signal time to show up before concluding.
         std::thread::sleep(Duration::from_millis(300));
         let log = fs::read_to_string(d.path("log")).unwrap();
-        assert!(!log.contains("grand:"), "without -g only the program gets signals:\n{log}");
+        assert!(
+            !log.contains("grand:"),
+            "without -g only the program gets signals:\n{log}"
+        );
     }
     fs::write(d.path("log.stop"), "").unwrap();
     let o = child.finish(start, Duration::from_secs(20));
@@ -374,7 +405,10 @@ fn signal_mask_and_dispositions_are_restored() {
     let show = ["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"];
     let parse = |s: &str| -> (u64, u64) {
         let get = |k: &str| {
-            let v = s.lines().find_map(|l| l.strip_prefix(k)).unwrap_or_else(|| panic!("no {k} in {s}"));
+            let v = s
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .unwrap_or_else(|| panic!("no {k} in {s}"));
             u64::from_str_radix(v.trim(), 16).unwrap()
         };
         (get("SigBlk:"), get("SigIgn:"))
@@ -430,7 +464,11 @@ fn program_gets_the_terminal_foreground() {
     c.args(["-qec", &cmd, "/dev/null"]);
     let o = run_with(c, Duration::from_secs(10));
     assert_eq!(o.code(), 0, "{} {}", o.stdout, o.stderr);
-    let line = o.stdout.lines().find(|l| l.contains("(cat)")).unwrap_or_else(|| panic!("no stat line: {:?}", o.stdout));
+    let line = o
+        .stdout
+        .lines()
+        .find(|l| l.contains("(cat)"))
+        .unwrap_or_else(|| panic!("no stat line: {:?}", o.stdout));
     let (pid, f) = stat_fields(line.trim());
     let (pgrp, tty, tpgid): (i32, i32, i32) = (f[2].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap());
     assert_ne!(tty, 0, "the program has the terminal: {line}");
@@ -447,10 +485,16 @@ fn reaps_orphans_as_pid_1_of_a_pid_namespace() {
     let script =
         format!("{COUNT_ZOMBIES}parent=1\nbusybox sh -c 'busybox sleep 0.2 &'\nsleep 1\nexit $(count_zombies)\n");
     let mut c = Command::new("unshare");
-    c.args(["--pid", "--fork", "--mount-proc"]).arg(keel()).args(["-w", "--", "busybox", "sh", "-c", &script]);
+    c.args(["--pid", "--fork", "--mount-proc"])
+        .arg(keel())
+        .args(["-w", "--", "busybox", "sh", "-c", &script]);
     let o = run_with(c, Duration::from_secs(20));
     assert_eq!(o.code(), 0, "zombies left: {}", o.stderr);
-    assert!(o.stderr.contains("reaped zombie process"), "-w reports the orphan: {}", o.stderr);
+    assert!(
+        o.stderr.contains("reaped zombie process"),
+        "-w reports the orphan: {}",
+        o.stderr
+    );
     assert!(!o.stderr.contains("not running as PID 1"), "{}", o.stderr);
 }
 
@@ -473,7 +517,11 @@ fn reaps_orphans_as_a_subreaper() {
 fn warns_when_it_cannot_reap() {
     let o = run_keel(&["--", "true"]);
     assert_eq!(o.code(), 0);
-    assert!(o.stderr.contains("not running as PID 1") && o.stderr.contains("subreaper"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("not running as PID 1") && o.stderr.contains("subreaper"),
+        "{}",
+        o.stderr
+    );
     // TINI_VERBOSITY=0: errors only.
     let mut c = keel_cmd(["--", "true"]);
     c.env("TINI_VERBOSITY", "0");
@@ -486,8 +534,11 @@ fn warns_when_it_cannot_reap() {
 /// writes its pid to `pidfile`, then either ignores SIGTERM (stubborn) or
 /// notes it in `pidfile.term` and exits.
 fn leaver(pidfile: &str, stubborn: bool) -> String {
-    let on_term =
-        if stubborn { "trap '' TERM".to_owned() } else { format!("trap 'echo term > {pidfile}.term; exit 0' TERM") };
+    let on_term = if stubborn {
+        "trap '' TERM".to_owned()
+    } else {
+        format!("trap 'echo term > {pidfile}.term; exit 0' TERM")
+    };
     format!(
         "busybox sh -c \"{on_term}; echo \\$\\$ > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; while :; do sleep 0.05; done\" &\n\
          while [ ! -s {pidfile} ]; do sleep 0.02; done\nexit 3\n"
@@ -501,7 +552,11 @@ fn descendants_get_term_then_kill_after_grace_as_subreaper() {
     // with the program's status.
     let o = run_keel(&["-s", "--grace", "1", "--", "sh", "-c", &leaver(&d.s("p1"), true)]);
     assert_eq!(o.code(), 3, "{}", o.stderr);
-    assert!(o.elapsed >= Duration::from_millis(1000), "waited the grace period: {:?}", o.elapsed);
+    assert!(
+        o.elapsed >= Duration::from_millis(1000),
+        "waited the grace period: {:?}",
+        o.elapsed
+    );
     assert!(o.elapsed < Duration::from_secs(8), "{:?}", o.elapsed);
     assert!(o.stderr.contains("SIGKILL"), "{}", o.stderr);
     let pid: i32 = fs::read_to_string(d.path("p1")).unwrap().trim().parse().unwrap();
@@ -568,7 +623,9 @@ fn descendants_in_its_own_cgroup_are_waited_for_and_killed() {
     );
     let wrapper = format!("echo $$ > {}/cgroup.procs && exec \"$0\" \"$@\"", cg.display());
     let mut c = Command::new("sh");
-    c.args(["-c", &wrapper]).arg(keel()).args(["-vv", "--grace", "1", "--", "sh", "-c", &program]);
+    c.args(["-c", &wrapper])
+        .arg(keel())
+        .args(["-vv", "--grace", "1", "--", "sh", "-c", &program]);
     let o = run_with(c, Duration::from_secs(20));
     let procs = fs::read_to_string(cg.join("cgroup.procs")).unwrap_or_default();
     assert_eq!(o.code(), 4, "{}", o.stderr);
@@ -595,10 +652,18 @@ fn fds_above_2_are_closed_unless_kept_and_listen_fds_pass() {
     assert_eq!(o.code(), 0, "{}", o.stderr);
     assert!(!o.stdout.contains("open:"), "{}", o.stdout);
     let o = wrap("-s --keep-fds", "");
-    assert!(o.stdout.contains("open:3") && o.stdout.contains("open:4") && o.stdout.contains("open:5"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("open:3") && o.stdout.contains("open:4") && o.stdout.contains("open:5"),
+        "{}",
+        o.stdout
+    );
     // Socket activation meant for keel: 3 and 4 kept, LISTEN_PID = the program.
     let o = wrap("-s", "export LISTEN_FDS=2 LISTEN_PID=$$;");
-    assert!(o.stdout.contains("open:3") && o.stdout.contains("open:4") && !o.stdout.contains("open:5"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("open:3") && o.stdout.contains("open:4") && !o.stdout.contains("open:5"),
+        "{}",
+        o.stdout
+    );
     let pids = o.stdout.lines().find_map(|l| l.strip_prefix("pid:")).unwrap();
     let (lp, me) = pids.split_once(':').unwrap();
     assert_eq!(lp, me, "LISTEN_PID names the program");
@@ -641,7 +706,11 @@ fn noclone3() -> &'static Path {
             .arg(&src)
             .status()
             .expect("a C compiler (cc) to build the seccomp helper");
-        assert!(st.success(), "cc -static {} failed (static libc needed: libc6-dev)", src.display());
+        assert!(
+            st.success(),
+            "cc -static {} failed (static libc needed: libc6-dev)",
+            src.display()
+        );
         fs::rename(&tmp, &out).unwrap();
         out
     })
@@ -673,9 +742,19 @@ fn runs_where_seccomp_refuses_clone3() {
 #[test]
 fn the_keel_init_binary_is_the_same_mode() {
     let ki = keel().with_file_name("keel-init");
-    assert!(ki.is_file(), "{} missing: it is built with keel (cargo build --release -p keel-init)", ki.display());
+    assert!(
+        ki.is_file(),
+        "{} missing: it is built with keel (cargo build --release -p keel-init)",
+        ki.display()
+    );
     let code = |args: &[&str]| {
-        let st = Command::new(&ki).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap();
+        let st = Command::new(&ki)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
         st.code()
     };
     assert_eq!(code(&["--", "/bin/sh", "-c", "exit 7"]), Some(7));
@@ -683,7 +762,12 @@ fn the_keel_init_binary_is_the_same_mode() {
     assert_eq!(code(&["--", "/nonexistent/program"]), Some(127));
     assert_eq!(code(&["--", "/bin/sh", "-c", "kill -KILL $$"]), Some(128 + 9));
     let mut child = Command::new(&ki)
-        .args(["--", "/bin/sh", "-c", "trap 'exit 42' TERM; echo up; while :; do sleep 0.05; done"])
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "trap 'exit 42' TERM; echo up; while :; do sleep 0.05; done",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

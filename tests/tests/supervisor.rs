@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(10);
 
 fn shell(root: &Path, extra: &str, script: &str) -> String {
-    format!("root {}\nmount proc /proc\n{extra}\nargs /bin/sh -c {:?}\n", root.display(), script)
+    format!(
+        "root {}\nmount proc /proc\n{extra}\nargs /bin/sh -c {:?}\n",
+        root.display(),
+        script
+    )
 }
 
 fn own_ns(kind: &str) -> u64 {
@@ -25,22 +29,51 @@ fn new_namespaces_are_new_host_and_shared_ones_are_not() {
     require_root();
     let mut k = Keel::new();
     let root = k.busybox_root();
-    k.spec("owner", &shell(&root, "ns user new\nuid_map 0 100000 65536\ngid_map 0 100000 65536\nns time new\ntime_offsets boottime=3600", "sleep 60"));
-    k.spec("hosty", &shell(&root, "ns net host\nns ipc host\nns cgroup host", "sleep 60"));
-    k.spec("sharer", &shell(&root, "ns user share owner\nns pid share owner\nns net share owner\nns uts share owner\nns ipc share owner", "sleep 60"));
+    k.spec(
+        "owner",
+        &shell(
+            &root,
+            "ns user new\nuid_map 0 100000 65536\ngid_map 0 100000 65536\nns time new\ntime_offsets boottime=3600",
+            "sleep 60",
+        ),
+    );
+    k.spec(
+        "hosty",
+        &shell(&root, "ns net host\nns ipc host\nns cgroup host", "sleep 60"),
+    );
+    k.spec(
+        "sharer",
+        &shell(
+            &root,
+            "ns user share owner\nns pid share owner\nns net share owner\nns uts share owner\nns ipc share owner",
+            "sleep 60",
+        ),
+    );
     k.start();
     let o = k.wait_for_state("owner", "running", T).pid().unwrap();
     let h = k.wait_for_state("hosty", "running", T).pid().unwrap();
     let s = k.wait_for_state("sharer", "running", T).pid().unwrap();
     let keel = k.pid();
     for kind in ["mnt", "pid", "net", "uts", "ipc", "cgroup", "user", "time"] {
-        assert_ne!(ns_inode(o, kind), ns_inode(keel, kind), "owner's {kind} namespace must be new");
+        assert_ne!(
+            ns_inode(o, kind),
+            ns_inode(keel, kind),
+            "owner's {kind} namespace must be new"
+        );
     }
     for kind in ["net", "ipc", "cgroup", "user", "time"] {
-        assert_eq!(ns_inode(h, kind), ns_inode(keel, kind), "hosty's {kind} namespace is the host's");
+        assert_eq!(
+            ns_inode(h, kind),
+            ns_inode(keel, kind),
+            "hosty's {kind} namespace is the host's"
+        );
     }
     for kind in ["mnt", "pid", "uts"] {
-        assert_ne!(ns_inode(h, kind), ns_inode(keel, kind), "hosty's {kind} namespace must be new");
+        assert_ne!(
+            ns_inode(h, kind),
+            ns_inode(keel, kind),
+            "hosty's {kind} namespace must be new"
+        );
     }
     for kind in ["user", "pid", "net", "uts", "ipc"] {
         assert_eq!(ns_inode(s, kind), ns_inode(o, kind), "sharer shares owner's {kind}");
@@ -77,13 +110,29 @@ fn hostname_root_mounts_dev_lo_and_log_prefix() {
     let lines: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("c1: ")).collect();
     assert!(lines.contains(&"box1"), "hostname inside: {log}");
     assert!(lines.contains(&"marker-inside"), "the root is the container's: {log}");
-    assert!(!lines.iter().any(|l| l.contains("HOST-WORK-VISIBLE")), "host files must be invisible: {log}");
-    let tmp = lines.iter().find(|l| l.contains(" /tmp ") && l.contains("tmpfs")).expect("tmpfs on /tmp");
+    assert!(
+        !lines.iter().any(|l| l.contains("HOST-WORK-VISIBLE")),
+        "host files must be invisible: {log}"
+    );
+    let tmp = lines
+        .iter()
+        .find(|l| l.contains(" /tmp ") && l.contains("tmpfs"))
+        .expect("tmpfs on /tmp");
     assert!(tmp.contains("nosuid") && tmp.contains("nodev"), "{tmp}");
-    let sys = lines.iter().find(|l| l.contains(" /sys ") && l.contains("sysfs")).expect("sysfs on /sys");
+    let sys = lines
+        .iter()
+        .find(|l| l.contains(" /sys ") && l.contains("sysfs"))
+        .expect("sysfs on /sys");
     assert!(sys.contains(" ro,") || sys.contains(" ro "), "{sys}");
-    for node in ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "fd"] {
-        assert!(lines.iter().any(|l| l.ends_with(&format!(" {node}")) || l.contains(&format!(" {node} -> "))), "/dev/{node}: {log}");
+    for node in [
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "fd",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.ends_with(&format!(" {node}")) || l.contains(&format!(" {node} -> "))),
+            "/dev/{node}: {log}"
+        );
     }
     // IFF_UP | IFF_LOOPBACK
     assert!(lines.contains(&"0x9"), "lo must be up: {log}");
@@ -106,7 +155,10 @@ fn root_cannot_be_detached_inside_a_user_namespace() {
     k.start();
     k.wait_for_state("u", "exited", T);
     let log = k.log();
-    assert!(log.contains("u: umount-failed"), "umount2(/) must fail after pivot_root: {log}");
+    assert!(
+        log.contains("u: umount-failed"),
+        "umount2(/) must fail after pivot_root: {log}"
+    );
     assert!(!log.contains("DETACHED"), "{log}");
 }
 
@@ -115,8 +167,22 @@ fn uid_map_and_capabilities() {
     require_root();
     let mut k = Keel::new();
     let root = k.busybox_root();
-    k.spec("mapped", &shell(&root, "ns user new\nuid_map 0 100000 65536\ngid_map 0 100000 65536", "sleep 60"));
-    k.spec("rootcaps", &shell(&root, "caps bounding chown kill net_bind_service\ncaps effective kill\ncaps permitted kill chown\n", "sleep 60"));
+    k.spec(
+        "mapped",
+        &shell(
+            &root,
+            "ns user new\nuid_map 0 100000 65536\ngid_map 0 100000 65536",
+            "sleep 60",
+        ),
+    );
+    k.spec(
+        "rootcaps",
+        &shell(
+            &root,
+            "caps bounding chown kill net_bind_service\ncaps effective kill\ncaps permitted kill chown\n",
+            "sleep 60",
+        ),
+    );
     k.spec(
         "nonroot",
         &shell(
@@ -129,7 +195,10 @@ fn uid_map_and_capabilities() {
     k.start();
     let m = k.wait_for_state("mapped", "running", T).pid().unwrap();
     let uid = status_field(m, "Uid").unwrap();
-    assert!(uid.split_whitespace().all(|u| u == "100000"), "uid 0 inside is host 100000: {uid}");
+    assert!(
+        uid.split_whitespace().all(|u| u == "100000"),
+        "uid 0 inside is host 100000: {uid}"
+    );
     let r = k.wait_for_state("rootcaps", "running", T).pid().unwrap();
     let (chown, kill, nbs, net_raw) = (1u64 << 0, 1u64 << 5, 1u64 << 10, 1u64 << 13);
     assert_eq!(cap_mask(r, "CapBnd"), chown | kill | nbs);
@@ -151,12 +220,34 @@ fn time_namespace_offsets_are_seen_inside() {
     require_root();
     let mut k = Keel::new();
     let root = k.busybox_root();
-    k.spec("t", &shell(&root, "ns time new\ntime_offsets boottime=864000 monotonic=864000\nstdio log\noneshot", "cat /proc/uptime"));
+    k.spec(
+        "t",
+        &shell(
+            &root,
+            "ns time new\ntime_offsets boottime=864000 monotonic=864000\nstdio log\noneshot",
+            "cat /proc/uptime",
+        ),
+    );
     k.start();
     k.wait_for_state("t", "exited", T);
-    let line = k.lines().into_iter().find(|l| l.starts_with("t: ")).expect("the container's output");
-    let up: f64 = line.trim_start_matches("t: ").split_whitespace().next().unwrap().parse().unwrap();
-    let host: f64 = read(Path::new("/proc/uptime")).split_whitespace().next().unwrap().parse().unwrap();
+    let line = k
+        .lines()
+        .into_iter()
+        .find(|l| l.starts_with("t: "))
+        .expect("the container's output");
+    let up: f64 = line
+        .trim_start_matches("t: ")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let host: f64 = read(Path::new("/proc/uptime"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(up >= host + 864000.0 - 60.0, "uptime inside {up} vs host {host}");
 }
 
@@ -170,12 +261,19 @@ fn containers_are_placed_in_their_cgroup() {
     let p = k.wait_for_state("placed", "running", T).pid().unwrap();
     let cg = read(Path::new(&format!("/proc/{p}/cgroup")));
     let line = cg.lines().find(|l| l.starts_with("0::")).unwrap_or("");
-    assert!(line.ends_with(&format!("/keel-{}/placed", k.pid())), "cgroup of the init: {cg}");
+    assert!(
+        line.ends_with(&format!("/keel-{}/placed", k.pid())),
+        "cgroup of the init: {cg}"
+    );
     // keel itself stays where it was started (it moves into a leaf only to
     // delegate controllers, which no container here asks for).
     let kc = read(Path::new(&format!("/proc/{}/cgroup", k.pid())));
     let mine = read(Path::new("/proc/self/cgroup"));
-    assert_eq!(kc.lines().find(|l| l.starts_with("0::")), mine.lines().find(|l| l.starts_with("0::")), "keel was not moved");
+    assert_eq!(
+        kc.lines().find(|l| l.starts_with("0::")),
+        mine.lines().find(|l| l.starts_with("0::")),
+        "keel was not moved"
+    );
 }
 
 #[test]
@@ -220,14 +318,47 @@ fn after_and_readiness_order_starts() {
     let out = k.dir().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let bind = format!("mount bind {} /out", out.display());
-    k.spec("db", &shell(&root, &format!("{bind}\nready_fd 3"), "sleep 0.5; echo db-ready >> /out/order; echo ready >&3; sleep 60"));
-    k.spec("app", &shell(&root, &format!("{bind}\nafter db"), "echo app-start >> /out/order; sleep 60"));
-    k.spec("migrate", &shell(&root, &format!("{bind}\noneshot\nafter db"), "sleep 0.3; echo migrate-done >> /out/order"));
-    k.spec("web", &shell(&root, &format!("{bind}\nafter app migrate"), "echo web-start >> /out/order; sleep 60"));
+    k.spec(
+        "db",
+        &shell(
+            &root,
+            &format!("{bind}\nready_fd 3"),
+            "sleep 0.5; echo db-ready >> /out/order; echo ready >&3; sleep 60",
+        ),
+    );
+    k.spec(
+        "app",
+        &shell(
+            &root,
+            &format!("{bind}\nafter db"),
+            "echo app-start >> /out/order; sleep 60",
+        ),
+    );
+    k.spec(
+        "migrate",
+        &shell(
+            &root,
+            &format!("{bind}\noneshot\nafter db"),
+            "sleep 0.3; echo migrate-done >> /out/order",
+        ),
+    );
+    k.spec(
+        "web",
+        &shell(
+            &root,
+            &format!("{bind}\nafter app migrate"),
+            "echo web-start >> /out/order; sleep 60",
+        ),
+    );
     k.start();
     k.wait_for_state("web", "running", T);
     let order: Vec<String> = read(&out.join("order")).lines().map(String::from).collect();
-    let pos = |s: &str| order.iter().position(|l| l == s).unwrap_or_else(|| panic!("{s} missing: {order:?}"));
+    let pos = |s: &str| {
+        order
+            .iter()
+            .position(|l| l == s)
+            .unwrap_or_else(|| panic!("{s} missing: {order:?}"))
+    };
     assert!(pos("db-ready") < pos("app-start"), "{order:?}");
     assert!(pos("db-ready") < pos("migrate-done"), "{order:?}");
     assert!(pos("migrate-done") < pos("web-start"), "{order:?}");
@@ -242,21 +373,24 @@ fn orphans_are_reaped() {
     let root = k.busybox_root();
     // Host pid namespace: the double-forked sleep is re-parented to keel
     // (the subreaper) and must not stay a zombie.
-    k.spec("orphaner", &shell(&root, "ns pid host", "sh -c 'sleep 0.3 &'; sleep 60"));
+    k.spec(
+        "orphaner",
+        &shell(&root, "ns pid host", "sh -c 'sleep 0.3 &'; sleep 60"),
+    );
     k.start();
     let init = k.wait_for_state("orphaner", "running", T).pid().unwrap();
     let keel = k.pid();
     std::thread::sleep(Duration::from_millis(200));
     let adopted = poll(T, || {
-        let c: Vec<u32> = children(keel).into_iter().filter(|p| *p != init && comm(*p).as_deref() == Some("sleep")).collect();
+        let c: Vec<u32> = children(keel)
+            .into_iter()
+            .filter(|p| *p != init && comm(*p).as_deref() == Some("sleep"))
+            .collect();
         (!c.is_empty()).then_some(c)
     });
     assert!(adopted.is_some(), "the orphan was re-parented to keel");
     let gone = poll(T, || {
-        let zombies: Vec<u32> = children(keel)
-            .into_iter()
-            .filter(|p| *p != init)
-            .collect();
+        let zombies: Vec<u32> = children(keel).into_iter().filter(|p| *p != init).collect();
         zombies.is_empty().then_some(())
     });
     assert!(gone.is_some(), "the orphan was reaped: children {:?}", children(keel));
@@ -267,14 +401,20 @@ fn stubborn_container_is_killed_at_its_timeout() {
     require_root();
     let mut k = Keel::new();
     let root = k.busybox_root();
-    k.spec("stubborn", &shell(&root, "stop_timeout 1s", "trap '' TERM; while true; do sleep 0.1; done"));
+    k.spec(
+        "stubborn",
+        &shell(&root, "stop_timeout 1s", "trap '' TERM; while true; do sleep 0.1; done"),
+    );
     k.start();
     k.wait_for_state("stubborn", "running", T);
     let t0 = Instant::now();
     k.signal(15);
     let st = k.wait_exit(T);
     let took = t0.elapsed();
-    assert!(took >= Duration::from_millis(900), "killed only after the timeout: {took:?}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "killed only after the timeout: {took:?}"
+    );
     assert!(took < Duration::from_secs(5), "killed at the timeout: {took:?}");
     assert_eq!(st.code(), Some(0), "stopped on request: {}", k.log());
     assert!(k.descendants().is_empty());
@@ -323,13 +463,25 @@ fn hup_reload_adds_removes_and_restarts() {
     k.spec("added", &shell(&root, stop, "sleep 60"));
     k.signal(1);
     k.wait_for_state("added", "running", T);
-    assert!(!k.log().contains("spec drop: ENOENT"), "a removed spec is not read again: {}", k.log());
-    k.wait_for("drop to leave the table", T, |t| (!t.iter().any(|c| c.name() == "drop")).then_some(()));
+    assert!(
+        !k.log().contains("spec drop: ENOENT"),
+        "a removed spec is not read again: {}",
+        k.log()
+    );
+    k.wait_for("drop to leave the table", T, |t| {
+        (!t.iter().any(|c| c.name() == "drop")).then_some(())
+    });
     let new = k.wait_for("change to restart", T, |t| {
-        t.iter().find(|c| c.name() == "change" && c.state() == "running" && c.pid() != Some(change)).and_then(|c| c.pid())
+        t.iter()
+            .find(|c| c.name() == "change" && c.state() == "running" && c.pid() != Some(change))
+            .and_then(|c| c.pid())
     });
     assert_ne!(new, change);
-    assert_eq!(k.container("keep").unwrap().pid(), Some(keep), "an unchanged container keeps running");
+    assert_eq!(
+        k.container("keep").unwrap().pid(),
+        Some(keep),
+        "an unchanged container keeps running"
+    );
     assert!(!alive(change));
 }
 
@@ -340,7 +492,10 @@ fn a_broken_spec_leaves_the_others_running() {
     let root = k.busybox_root();
     k.spec("good", &shell(&root, "", "sleep 60"));
     k.spec("broken", "root /nonexistent\nfrobnicate yes\n");
-    k.spec("badroot", &shell(Path::new("/nonexistent-root"), "restart never", "true"));
+    k.spec(
+        "badroot",
+        &shell(Path::new("/nonexistent-root"), "restart never", "true"),
+    );
     k.start();
     k.wait_for_state("good", "running", T);
     let b = k.wait_for_state("broken", "failed", T);
@@ -350,7 +505,10 @@ fn a_broken_spec_leaves_the_others_running() {
     let r = k.wait_for_state("badroot", "failed", T);
     assert_eq!(r.exit(), Some(127));
     let err = k.wait_for_line("container badroot:", T);
-    assert!(err.contains("/nonexistent-root") && err.contains("ENOENT"), "one line naming step, path and errno: {err}");
+    assert!(
+        err.contains("/nonexistent-root") && err.contains("ENOENT"),
+        "one line naming step, path and errno: {err}"
+    );
     assert_eq!(k.container("good").unwrap().state(), "running");
 }
 
@@ -375,7 +533,13 @@ fn enter_runs_a_process_inside_a_container() {
     let mut k = Keel::new();
     let root = k.busybox_root();
     std::fs::write(root.join("marker"), "inside-root\n").unwrap();
-    k.spec("target", &format!("root {}\nhostname target-host\nmount proc /proc\nargs /bin/sleep 60\n", root.display()));
+    k.spec(
+        "target",
+        &format!(
+            "root {}\nhostname target-host\nmount proc /proc\nargs /bin/sleep 60\n",
+            root.display()
+        ),
+    );
     k.start();
     let init = k.wait_for_state("target", "running", T).pid().unwrap();
     let out = std::process::Command::new(keel_bin())
@@ -393,7 +557,10 @@ fn enter_runs_a_process_inside_a_container() {
     assert_eq!(lines[3], format!("mnt:[{}]", ns_inode(init, "mnt")));
     assert_eq!(lines[4], format!("pid:[{}]", ns_inode(init, "pid")));
     let inner_pid: u32 = lines[5].parse().unwrap();
-    assert!(inner_pid > 1 && inner_pid < 1000, "a pid of the container's namespace: {inner_pid}");
+    assert!(
+        inner_pid > 1 && inner_pid < 1000,
+        "a pid of the container's namespace: {inner_pid}"
+    );
 }
 
 #[test]

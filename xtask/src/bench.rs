@@ -69,10 +69,20 @@ pub fn cmd_bench(o: Options) -> Result<()> {
         Ok(None) => {}
     }
     let keel = keel::keel_from_env_or_build().map_err(|e| format!("build failed: {e}"));
-    let floor = keel::build_floor().map(|b| b.path).map_err(|e| format!("build failed: {e}"));
+    let floor = keel::build_floor()
+        .map(|b| b.path)
+        .map_err(|e| format!("build failed: {e}"));
     let root = dir.join("rootfs");
     tree::busybox_rootfs(&root)?;
-    let mut b = Bench { o, keel, floor, root, dir, rows: Vec::new(), notes };
+    let mut b = Bench {
+        o,
+        keel,
+        floor,
+        root,
+        dir,
+        rows: Vec::new(),
+        notes,
+    };
     b.supervisor_start();
     b.crun();
     b.chain();
@@ -83,7 +93,11 @@ pub fn cmd_bench(o: Options) -> Result<()> {
     println!("\n{md}");
     let out = util::target_dir().join("bench.md");
     std::fs::write(&out, &md).map_err(|e| format!("{}: {e}", out.display()))?;
-    println!("xtask: bench: written to {} in {}", out.display(), util::fmt_dur(started.elapsed()));
+    println!(
+        "xtask: bench: written to {} in {}",
+        out.display(),
+        util::fmt_dur(started.elapsed())
+    );
     Ok(())
 }
 
@@ -101,13 +115,19 @@ fn private_cgroup2() -> std::result::Result<Option<String>, String> {
     if is_v2 || !util::is_root() {
         return Ok(None);
     }
-    // SAFETY: plain system calls with NUL-terminated strings; the process is
-    // single-threaded here, as unshare(CLONE_NEWNS) requires.
+    // SAFETY: plain system calls with NUL-terminated strings; the process is single-threaded here, as unshare(CLONE_NEWNS) requires.
     unsafe {
         if libc::unshare(libc::CLONE_NEWNS) != 0 {
             return Err(format!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error()));
         }
-        if libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
             return Err(format!("make / private: {}", std::io::Error::last_os_error()));
         }
         // Detach the hybrid tree (its tmpfs, the v1 hierarchies and the
@@ -116,8 +136,18 @@ fn private_cgroup2() -> std::result::Result<Option<String>, String> {
         if libc::umount2(c"/sys/fs/cgroup".as_ptr(), libc::MNT_DETACH) != 0 {
             return Err(format!("detach /sys/fs/cgroup: {}", std::io::Error::last_os_error()));
         }
-        if libc::mount(c"cgroup2".as_ptr(), c"/sys/fs/cgroup".as_ptr(), c"cgroup2".as_ptr(), 0, std::ptr::null()) != 0 {
-            return Err(format!("mount cgroup2 on /sys/fs/cgroup: {}", std::io::Error::last_os_error()));
+        if libc::mount(
+            c"cgroup2".as_ptr(),
+            c"/sys/fs/cgroup".as_ptr(),
+            c"cgroup2".as_ptr(),
+            0,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(format!(
+                "mount cgroup2 on /sys/fs/cgroup: {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
     Ok(Some("hybrid cgroups here: the bench runs in a private mount namespace where /sys/fs/cgroup is the cgroup2 hierarchy alone (crun needs it; keel uses it too)".into()))
@@ -164,11 +194,27 @@ fn try_once(cmd: &mut Command, timeout: Duration) -> Result<()> {
         .to_string();
     match st {
         Some(st) if st.success() => Ok(()),
-        Some(st) => Err(format!("{}{}", util::describe(st), if last.is_empty() { String::new() } else { format!(": {last}") })),
+        Some(st) => Err(format!(
+            "{}{}",
+            util::describe(st),
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {last}")
+            }
+        )),
         None => {
             kill_tree(ch.id());
             let _ = ch.wait();
-            Err(format!("no end within {} s{}", timeout.as_secs(), if last.is_empty() { String::new() } else { format!(": {last}") }))
+            Err(format!(
+                "no end within {} s{}",
+                timeout.as_secs(),
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {last}")
+                }
+            ))
         }
     }
 }
@@ -211,7 +257,11 @@ fn paired(n: usize, a: Option<Runner>, b: Option<Runner>) -> (Result<Vec<f64>>, 
 }
 
 fn fmt_time(s: &Summary) -> String {
-    format!("{} (IQR {})", util::fmt_dur(Duration::from_secs_f64(s.median)), util::fmt_dur(Duration::from_secs_f64(s.iqr())))
+    format!(
+        "{} (IQR {})",
+        util::fmt_dur(Duration::from_secs_f64(s.median)),
+        util::fmt_dur(Duration::from_secs_f64(s.iqr()))
+    )
 }
 
 fn cell(r: &Result<Vec<f64>>, scale: f64) -> String {
@@ -295,9 +345,18 @@ impl Bench {
         if exited != specs.len() {
             let other = rows.iter().find(|r| r.get("state") != Some("exited"));
             let what = other.map_or(String::new(), |r| {
-                format!("; {} is {} ({})", r.get("name").unwrap_or("?"), r.get("state").unwrap_or("?"), r.get("reason").unwrap_or("-"))
+                format!(
+                    "; {} is {} ({})",
+                    r.get("name").unwrap_or("?"),
+                    r.get("state").unwrap_or("?"),
+                    r.get("reason").unwrap_or("-")
+                )
             });
-            return Err(format!("keel ran {exited} of {} containers to `exited` ({} in its table{what})", specs.len(), rows.len()));
+            return Err(format!(
+                "keel ran {exited} of {} containers to `exited` ({} in its table{what})",
+                specs.len(),
+                rows.len()
+            ));
         }
         Ok(Box::new(move || {
             let mut c = quiet(Command::new(&k));
@@ -329,12 +388,21 @@ impl Bench {
 
     fn push(&mut self, what: &str, keel: String, peer: String, ratio: String, target: &str) {
         println!("xtask: bench: {what}: keel {keel} | {peer} | {ratio}");
-        self.rows.push(Row { what: what.into(), keel, peer, ratio, target: target.into() });
+        self.rows.push(Row {
+            what: what.into(),
+            keel,
+            peer,
+            ratio,
+            target: target.into(),
+        });
     }
 
     /// (a) one oneshot container vs the floor.
     fn supervisor_start(&mut self) {
-        println!("\nxtask: bench (a): one oneshot container vs the floor, {} pairs", self.o.pairs);
+        println!(
+            "\nxtask: bench (a): one oneshot container vs the floor, {} pairs",
+            self.o.pairs
+        );
         let k = self.keel_runner("a", &[("t".into(), true_spec(&self.root, None))]);
         let f = self.floor_runner(1);
         let (ke, fe) = (k.as_ref().err().cloned(), f.as_ref().err().cloned());
@@ -352,7 +420,10 @@ impl Bench {
 
     /// (b) crun's trimmed default bundle vs keel's equivalent spec.
     fn crun(&mut self) {
-        println!("\nxtask: bench (b): crun's trimmed default bundle vs keel's equivalent, {} pairs", self.o.pairs);
+        println!(
+            "\nxtask: bench (b): crun's trimmed default bundle vs keel's equivalent, {} pairs",
+            self.o.pairs
+        );
         let bundle = self.dir.join("crun-bundle");
         let c = self.crun_bundle(&bundle);
         let (cr, spec) = match c {
@@ -382,7 +453,12 @@ impl Bench {
         }
         let _ = std::fs::remove_dir_all(bundle);
         std::fs::create_dir_all(bundle).map_err(|e| e.to_string())?;
-        util::run(Command::new(&crun).arg("spec").current_dir(bundle).stdout(Stdio::null()))?;
+        util::run(
+            Command::new(&crun)
+                .arg("spec")
+                .current_dir(bundle)
+                .stdout(Stdio::null()),
+        )?;
         let path = bundle.join("config.json");
         let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
         let mut cfg: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("crun spec: {e}"))?;
@@ -398,11 +474,14 @@ impl Bench {
             l.remove("resources");
         }
         let strings = |v: &serde_json::Value| -> Vec<String> {
-            v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
+            v.as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
         };
         let masked = strings(&cfg["linux"]["maskedPaths"]);
         let readonly = strings(&cfg["linux"]["readonlyPaths"]);
-        std::fs::write(&path, serde_json::to_string_pretty(&cfg).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        std::fs::write(&path, serde_json::to_string_pretty(&cfg).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
         let spec = crun_equivalent_spec(&self.root, &masked, &readonly);
         write(&self.dir.join("b/keel-equivalent.spec"), &spec)?;
         let id = format!("keel-bench-{}", std::process::id());
@@ -422,7 +501,10 @@ impl Bench {
     /// (c) 100 chained oneshots vs 100 floor runs; per container.
     fn chain(&mut self) {
         const N: usize = 100;
-        println!("\nxtask: bench (c): {N} oneshot containers chained with `after` vs {N} floor runs, {} pairs", self.o.pairs);
+        println!(
+            "\nxtask: bench (c): {N} oneshot containers chained with `after` vs {N} floor runs, {} pairs",
+            self.o.pairs
+        );
         let specs: Vec<(String, String)> = (0..N)
             .map(|i| {
                 let prev = (i > 0).then(|| format!("c{:03}", i - 1));
@@ -451,14 +533,30 @@ impl Bench {
             Ok((r, a)) => (format!("{r} kB"), format!("{a} kB")),
             Err(e) => (format!("n/a ({e})"), format!("n/a ({e})")),
         };
-        self.push("VmRSS supervising 10 sleeping containers", rss, "catatonit 696 kB, tini-static 708 kB (as PID 1, one child; see below)".into(), "–".into(), "≤ 128 kB");
-        self.push("RssAnon supervising 10 sleeping containers", anon, "–".into(), "–".into(), "≤ 32 kB");
+        self.push(
+            "VmRSS supervising 10 sleeping containers",
+            rss,
+            "catatonit 696 kB, tini-static 708 kB (as PID 1, one child; see below)".into(),
+            "–".into(),
+            "≤ 128 kB",
+        );
+        self.push(
+            "RssAnon supervising 10 sleeping containers",
+            anon,
+            "–".into(),
+            "–".into(),
+            "≤ 32 kB",
+        );
         let size = match &self.keel {
-            Ok(p) => std::fs::metadata(p).map(|m| format!("{} ({} bytes)", util::fmt_size(m.len()), m.len())).unwrap_or_else(|e| format!("n/a ({e})")),
+            Ok(p) => std::fs::metadata(p)
+                .map(|m| format!("{} ({} bytes)", util::fmt_size(m.len()), m.len()))
+                .unwrap_or_else(|e| format!("n/a ({e})")),
             Err(e) => format!("n/a ({e})"),
         };
         let floor = match &self.floor {
-            Ok(p) => std::fs::metadata(p).map(|m| format!("floor: {}", util::fmt_size(m.len()))).unwrap_or_default(),
+            Ok(p) => std::fs::metadata(p)
+                .map(|m| format!("floor: {}", util::fmt_size(m.len())))
+                .unwrap_or_default(),
             Err(_) => "–".into(),
         };
         self.push("binary size (static, stripped)", size, floor, "–".into(), "≤ 128 KiB");
@@ -516,14 +614,32 @@ impl Bench {
             }
             other => {
                 let last = std::fs::read_to_string(&log).unwrap_or_default();
-                let last = last.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-                let why = if other == Some(false) { "keel exited early" } else { "not all 10 running within 20 s" };
-                Err(if last.is_empty() { why.to_string() } else { format!("{why}: {last}") })
+                let last = last
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                let why = if other == Some(false) {
+                    "keel exited early"
+                } else {
+                    "not all 10 running within 20 s"
+                };
+                Err(if last.is_empty() {
+                    why.to_string()
+                } else {
+                    format!("{why}: {last}")
+                })
             }
         };
         // Orderly stop, then make sure.
         util::kill(pid, libc::SIGTERM);
-        if util::poll(Duration::from_secs(15), Duration::from_millis(20), || ch.try_wait().ok().flatten()).is_none() {
+        if util::poll(Duration::from_secs(15), Duration::from_millis(20), || {
+            ch.try_wait().ok().flatten()
+        })
+        .is_none()
+        {
             kill_tree(pid);
             let _ = ch.wait();
         }
@@ -534,16 +650,29 @@ impl Bench {
     fn container_init(&mut self) -> String {
         println!("\nxtask: bench (e): container-init mode vs tini, tini-static, catatonit, dumb-init");
         // (name, program, args before the command)
-        let keel_init = self
-            .keel
-            .clone()
-            .map(|k| k.with_file_name("keel-init"))
-            .and_then(|k| if k.is_file() { Ok(k) } else { Err(format!("{} not built", k.display())) });
-        let mut peers: Vec<(String, std::result::Result<PathBuf, String>, Vec<&str>)> =
-            vec![("keel".into(), self.keel.clone(), vec!["--"]), ("keel-init".into(), keel_init, vec!["--"])];
-        for (n, p) in [("tini", "/usr/bin/tini"), ("tini-static", "/usr/bin/tini-static"), ("catatonit", "/usr/bin/catatonit"), ("dumb-init", "/usr/bin/dumb-init")] {
+        let keel_init = self.keel.clone().map(|k| k.with_file_name("keel-init")).and_then(|k| {
+            if k.is_file() {
+                Ok(k)
+            } else {
+                Err(format!("{} not built", k.display()))
+            }
+        });
+        let mut peers: Vec<(String, std::result::Result<PathBuf, String>, Vec<&str>)> = vec![
+            ("keel".into(), self.keel.clone(), vec!["--"]),
+            ("keel-init".into(), keel_init, vec!["--"]),
+        ];
+        for (n, p) in [
+            ("tini", "/usr/bin/tini"),
+            ("tini-static", "/usr/bin/tini-static"),
+            ("catatonit", "/usr/bin/catatonit"),
+            ("dumb-init", "/usr/bin/dumb-init"),
+        ] {
             let path = PathBuf::from(p);
-            let r = if path.is_file() { Ok(path) } else { Err(format!("{p} not installed")) };
+            let r = if path.is_file() {
+                Ok(path)
+            } else {
+                Err(format!("{p} not installed"))
+            };
             peers.push((n.into(), r, vec!["--"]));
         }
         // Check each runs `-- /bin/true`.
@@ -566,7 +695,11 @@ impl Bench {
                 Err(e) => {
                     let na = format!("n/a ({e})");
                     // The size is still worth showing when the binary exists.
-                    let s = if n == "keel" { self.keel.as_ref().ok().cloned() } else { None };
+                    let s = if n == "keel" {
+                        self.keel.as_ref().ok().cloned()
+                    } else {
+                        None
+                    };
                     size_row.push(s.map_or(na.clone(), |s| size_cell(&s)));
                     rss_row.push(na.clone());
                     anon_row.push(na);
@@ -584,17 +717,29 @@ impl Bench {
                     anon_row.push(format!("n/a ({e})"));
                 }
             }
-            println!("xtask: bench: {n}: size {}, VmRSS {}, RssAnon {}", size_row.last().unwrap(), rss_row.last().unwrap(), anon_row.last().unwrap());
+            println!(
+                "xtask: bench: {n}: size {}, VmRSS {}, RssAnon {}",
+                size_row.last().unwrap(),
+                rss_row.last().unwrap(),
+                anon_row.last().unwrap()
+            );
         }
         // Start and reap /bin/true, interleaved rounds with a rotating order.
         let n = self.o.starts;
-        println!("xtask: bench: start+reap /bin/true, {n} rounds over {} programs", peers.len());
-        let mut samples: Vec<std::result::Result<Vec<f64>, String>> =
-            peers.iter().map(|p| p.1.as_ref().map(|_| Vec::with_capacity(n)).map_err(|e| e.clone())).collect();
+        println!(
+            "xtask: bench: start+reap /bin/true, {n} rounds over {} programs",
+            peers.len()
+        );
+        let mut samples: Vec<std::result::Result<Vec<f64>, String>> = peers
+            .iter()
+            .map(|p| p.1.as_ref().map(|_| Vec::with_capacity(n)).map_err(|e| e.clone()))
+            .collect();
         for r in 0..n {
             for k in 0..peers.len() {
                 let i = (r + k) % peers.len();
-                let (Ok(path), Ok(v)) = (&peers[i].1, &mut samples[i]) else { continue };
+                let (Ok(path), Ok(v)) = (&peers[i].1, &mut samples[i]) else {
+                    continue;
+                };
                 let mut c = quiet(Command::new(path));
                 c.args(&peers[i].2).arg("/bin/true");
                 match time_run(&mut c) {
@@ -627,7 +772,12 @@ impl Bench {
             .iter()
             .enumerate()
             .skip(2)
-            .filter_map(|(i, s)| s.as_ref().ok().filter(|v| v.len() == n && n > 0).map(|v| (i, Summary::of(v).median)))
+            .filter_map(|(i, s)| {
+                s.as_ref()
+                    .ok()
+                    .filter(|v| v.len() == n && n > 0)
+                    .map(|v| (i, Summary::of(v).median))
+            })
             .min_by(|a, b| a.1.total_cmp(&b.1));
         let versus = |k: usize| match (&samples[k], fastest) {
             (Ok(kv), Some((i, _))) if kv.len() == n && n > 0 => {
@@ -639,17 +789,32 @@ impl Bench {
         };
         let vs = format!("keel {}; keel-init {}", versus(0), versus(1));
         let mut md = String::new();
-        md.push_str(&format!("| container-init mode | {} | target (keel) |\n", names.join(" | ")));
+        md.push_str(&format!(
+            "| container-init mode | {} | target (keel) |\n",
+            names.join(" | ")
+        ));
         md.push_str(&format!("|---|{}---|\n", "---|".repeat(names.len())));
         let row = |md: &mut String, what: &str, cells: &[String], target: &str| {
             md.push_str(&format!("| {what} | {} | {target} |\n", cells.join(" | ")));
         };
         row(&mut md, "binary size", &size_row, "–");
-        row(&mut md, "VmRSS as PID 1 of a new pid ns, one sleeping child", &rss_row, "≤ 128 kB");
+        row(
+            &mut md,
+            "VmRSS as PID 1 of a new pid ns, one sleeping child",
+            &rss_row,
+            "≤ 128 kB",
+        );
         row(&mut md, "RssAnon, same", &anon_row, "≤ 32 kB");
-        row(&mut md, "start+reap /bin/true, per start (median, IQR)", &per_start, "–");
+        row(
+            &mut md,
+            "start+reap /bin/true, per start (median, IQR)",
+            &per_start,
+            "–",
+        );
         row(&mut md, &format!("{n} start+reaps in a row (sum)"), &total, "–");
-        md.push_str(&format!("\n÷ the fastest peer, start+reap, paired by round: {vs} (target ≤ 0.9×)\n"));
+        md.push_str(&format!(
+            "\n÷ the fastest peer, start+reap, paired by round: {vs} (target ≤ 0.9×)\n"
+        ));
         md
     }
 
@@ -670,7 +835,10 @@ impl Bench {
         }
         md.push_str("| supervisor mode | keel | peer | keel ÷ peer | target |\n|---|---|---|---|---|\n");
         for r in &self.rows {
-            md.push_str(&format!("| {} | {} | {} | {} | {} |\n", r.what, r.keel, r.peer, r.ratio, r.target));
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                r.what, r.keel, r.peer, r.ratio, r.target
+            ));
         }
         md.push('\n');
         md.push_str(init_table);
@@ -734,22 +902,39 @@ fn rss_as_pid1(prog: &Path, pre: &[&str]) -> Result<(u64, u64)> {
         return Err("needs root".into());
     }
     let unshare = util::which("unshare").ok_or("unshare not found")?;
-    let mut args: Vec<OsString> = vec!["--pid".into(), "--fork".into(), "--kill-child".into(), "--".into(), prog.into()];
+    let mut args: Vec<OsString> = vec![
+        "--pid".into(),
+        "--fork".into(),
+        "--kill-child".into(),
+        "--".into(),
+        prog.into(),
+    ];
     args.extend(pre.iter().map(OsString::from));
     args.extend(["/bin/sleep".into(), "1000".into()]);
-    let mut ch = quiet(Command::new(unshare)).args(&args).spawn().map_err(|e| e.to_string())?;
+    let mut ch = quiet(Command::new(unshare))
+        .args(&args)
+        .spawn()
+        .map_err(|e| e.to_string())?;
     let r = (|| {
-        let init = util::poll(Duration::from_secs(5), Duration::from_millis(5), || util::children(ch.id()).first().copied())
-            .ok_or("no PID 1 appeared")?;
-        util::poll(Duration::from_secs(5), Duration::from_millis(5), || util::children(init).first().copied())
-            .ok_or("PID 1 started no child")?;
+        let init = util::poll(Duration::from_secs(5), Duration::from_millis(5), || {
+            util::children(ch.id()).first().copied()
+        })
+        .ok_or("no PID 1 appeared")?;
+        util::poll(Duration::from_secs(5), Duration::from_millis(5), || {
+            util::children(init).first().copied()
+        })
+        .ok_or("PID 1 started no child")?;
         std::thread::sleep(Duration::from_millis(300));
         let r = util::proc_status_kb(init, "VmRSS").ok_or("no VmRSS")?;
         let a = util::proc_status_kb(init, "RssAnon").ok_or("no RssAnon")?;
         util::kill(init, libc::SIGKILL);
         Ok::<_, String>((r, a))
     })();
-    if util::poll(Duration::from_secs(5), Duration::from_millis(10), || ch.try_wait().ok().flatten()).is_none() {
+    if util::poll(Duration::from_secs(5), Duration::from_millis(10), || {
+        ch.try_wait().ok().flatten()
+    })
+    .is_none()
+    {
         kill_tree(ch.id());
         let _ = ch.wait();
     }
@@ -758,10 +943,18 @@ fn rss_as_pid1(prog: &Path, pre: &[&str]) -> Result<(u64, u64)> {
 
 /// One line about where the figures come from.
 fn environment() -> String {
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
         .unwrap_or_else(|| "?".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let rev = Command::new("git")
@@ -772,6 +965,11 @@ fn environment() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "(no git)".into());
-    let date = Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     format!("{date}; kernel {kernel}; {cpu}, {cores} cores; keel at {rev}")
 }

@@ -51,7 +51,9 @@ pub struct KeelFigures {
 /// The number right after `marker` in `line` (up to a space, `,` or `)`).
 fn number_after(line: &str, marker: &str) -> Option<f64> {
     let rest = &line[line.find(marker)? + marker.len()..];
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 
@@ -86,7 +88,10 @@ struct Sample {
 
 fn scenario(n: usize) -> Scenario {
     let mut s = Scenario::keel(&format!("bench-{n}"));
-    s.contents = Contents { conf: BASE_CONF.to_string(), ..Contents::default() };
+    s.contents = Contents {
+        conf: BASE_CONF.to_string(),
+        ..Contents::default()
+    };
     s = s.file("/t/lib.sh", LIB_SH, 0o644).script(
         "probe",
         &format!(
@@ -101,9 +106,15 @@ touch /run/bench-done
 "#
         ),
     );
-    s = s.container("c1", "ns pid host\ncaps bounding all\nargs /bin/sh /t/probe.sh\nrestart never\nstdio log\n");
+    s = s.container(
+        "c1",
+        "ns pid host\ncaps bounding all\nargs /bin/sh /t/probe.sh\nrestart never\nstdio log\n",
+    );
     for i in 2..=n {
-        s = s.container(&format!("c{i}"), "args /bin/sh -c \". /t/lib.sh; waitfor /run/bench-done 60\"\nrestart never\nstdio log\n");
+        s = s.container(
+            &format!("c{i}"),
+            "args /bin/sh -c \". /t/lib.sh; waitfor /run/bench-done 60\"\nrestart never\nstdio log\n",
+        );
     }
     s
 }
@@ -113,12 +124,23 @@ fn sample(base: &Base, kernel: &keel_rootfs::KernelTree, n: usize, run: usize) -
     let dir = util::target_dir().join("vm").join(format!("bench-{n}"));
     let img = dir.join("initramfs.cpio");
     base.write(&s.contents, &img)?;
-    let r: VmResult = Vm::new(&format!("bench-{n}#{run}")).kernel(kernel).initrd(&img).timeout(Duration::from_secs(90)).console(Console::Quiet).dir(&dir).run()?;
+    let r: VmResult = Vm::new(&format!("bench-{n}#{run}"))
+        .kernel(kernel)
+        .initrd(&img)
+        .timeout(Duration::from_secs(90))
+        .console(Console::Quiet)
+        .dir(&dir)
+        .run()?;
     if let Err(e) = s.judge(&r) {
         return Err(r.failure(&e));
     }
     let num = |k: &str| r.data(k).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
-    Ok(Sample { keel: keel_figures(&r.console), rss_kb: num("rss_kb"), run_init_s: num("run_init"), vm_wall_s: r.wall.as_secs_f64() })
+    Ok(Sample {
+        keel: keel_figures(&r.console),
+        rss_kb: num("rss_kb"),
+        run_init_s: num("run_init"),
+        vm_wall_s: r.wall.as_secs_f64(),
+    })
 }
 
 /// "median (min–max)" of the values, scaled and with a unit; n/a if none.
@@ -128,8 +150,17 @@ fn cell(v: &[f64], scale: f64, unit: &str, digits: usize) -> String {
     }
     let mut s: Vec<f64> = v.iter().map(|x| x * scale).collect();
     s.sort_by(|a, b| a.total_cmp(b));
-    let med = if s.len() % 2 == 1 { s[s.len() / 2] } else { (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0 };
-    format!("{med:.digits$} {unit} ({:.digits$}–{:.digits$}, n={})", s[0], s[s.len() - 1], s.len())
+    let med = if s.len() % 2 == 1 {
+        s[s.len() / 2]
+    } else {
+        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
+    };
+    format!(
+        "{med:.digits$} {unit} ({:.digits$}–{:.digits$}, n={})",
+        s[0],
+        s[s.len() - 1],
+        s.len()
+    )
 }
 
 /// Runs the VM benchmarks; returns the markdown section (or why not).
@@ -167,7 +198,11 @@ fn run() -> Result<String> {
                     v.push(s)
                 }
                 Err(e) => {
-                    notes.push(format!("{n} containers, run {}: {}", run + 1, e.lines().next().unwrap_or("")));
+                    notes.push(format!(
+                        "{n} containers, run {}: {}",
+                        run + 1,
+                        e.lines().next().unwrap_or("")
+                    ));
                     println!("xtask: bench: vm: {e}");
                 }
             }
@@ -175,31 +210,67 @@ fn run() -> Result<String> {
         per_n.push((n, v));
     }
     let col = |f: &dyn Fn(&Sample) -> Option<f64>, n: usize| -> Vec<f64> {
-        per_n.iter().find(|p| p.0 == n).map(|p| p.1.iter().filter_map(f).collect()).unwrap_or_default()
+        per_n
+            .iter()
+            .find(|p| p.0 == n)
+            .map(|p| p.1.iter().filter_map(f).collect())
+            .unwrap_or_default()
     };
     let all: Vec<Sample> = per_n.iter().flat_map(|p| p.1.clone()).collect();
     let all_of = |f: &dyn Fn(&Sample) -> Option<f64>| -> Vec<f64> { all.iter().filter_map(f).collect() };
     let mut rows: Vec<(String, String, String)> = Vec::new();
     for n in [1usize, 10] {
-        let what = if n == 1 { "1 container".to_string() } else { format!("{n} containers") };
+        let what = if n == 1 {
+            "1 container".to_string()
+        } else {
+            format!("{n} containers")
+        };
         rows.push((
             format!("keel's CPU time (getrusage), first instruction → {what} running"),
             cell(&col(&|s| s.keel.cpu_ms, n), 1.0, "ms", 1),
             if n == 10 { "≤ 10 ms" } else { "–" }.to_string(),
         ));
-        rows.push((format!("of which the supervisor loop (spawning), {what}"), cell(&col(&|s| s.keel.loop_cpu_ms, n), 1.0, "ms", 1), "–".into()));
-        rows.push((format!("wall time beside it, {what}"), cell(&col(&|s| s.keel.wall_ms, n), 1.0, "ms", 1), "–".into()));
+        rows.push((
+            format!("of which the supervisor loop (spawning), {what}"),
+            cell(&col(&|s| s.keel.loop_cpu_ms, n), 1.0, "ms", 1),
+            "–".into(),
+        ));
+        rows.push((
+            format!("wall time beside it, {what}"),
+            cell(&col(&|s| s.keel.wall_ms, n), 1.0, "ms", 1),
+            "–".into(),
+        ));
     }
-    rows.push(("initramfs copy into a tmpfs (part of the above)".into(), cell(&all_of(&|s| s.keel.copy_ms), 1.0, "ms", 1), "–".into()));
+    rows.push((
+        "initramfs copy into a tmpfs (part of the above)".into(),
+        cell(&all_of(&|s| s.keel.copy_ms), 1.0, "ms", 1),
+        "–".into(),
+    ));
     rows.push((
         "keel's VmRSS as PID 1, 10 containers running (read from a container)".into(),
         cell(&col(&|s| s.rss_kb, 10), 1.0, "kB", 0),
         "–".into(),
     ));
-    rows.push(("the same, as keel reports it when all run".into(), cell(&col(&|s| s.keel.rss_kb, 10), 1.0, "kB", 0), "–".into()));
-    rows.push(("guest kernel boot: uptime when keel starts".into(), cell(&all_of(&|s| s.keel.kernel_ms), 1e-3, "s", 2), "–".into()));
-    rows.push(("the same, from the kernel's `Run /init` line".into(), cell(&all_of(&|s| s.run_init_s), 1.0, "s", 2), "–".into()));
-    rows.push(("whole VM, qemu start → exit, 1 container".into(), cell(&col(&|s| Some(s.vm_wall_s), 1), 1.0, "s", 1), "–".into()));
+    rows.push((
+        "the same, as keel reports it when all run".into(),
+        cell(&col(&|s| s.keel.rss_kb, 10), 1.0, "kB", 0),
+        "–".into(),
+    ));
+    rows.push((
+        "guest kernel boot: uptime when keel starts".into(),
+        cell(&all_of(&|s| s.keel.kernel_ms), 1e-3, "s", 2),
+        "–".into(),
+    ));
+    rows.push((
+        "the same, from the kernel's `Run /init` line".into(),
+        cell(&all_of(&|s| s.run_init_s), 1.0, "s", 2),
+        "–".into(),
+    ));
+    rows.push((
+        "whole VM, qemu start → exit, 1 container".into(),
+        cell(&col(&|s| Some(s.vm_wall_s), 1), 1.0, "s", 1),
+        "–".into(),
+    ));
     let demo = match crate::demo_vm::build(false, true) {
         Ok((p, _, size)) => format!("{} ({size} bytes, {})", util::fmt_size(size), p.display()),
         Err(e) => format!("n/a ({e})"),

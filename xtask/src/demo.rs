@@ -117,11 +117,23 @@ fn one_line(rows: &[Row]) -> String {
 }
 
 pub fn print_table(rows: &[Row]) {
-    println!("{:12} {:10} {:>8} {:>8}  {:>12} {:>12} {:>12}", "NAME", "STATE", "PID", "RESTARTS", "PID NS", "NET NS", "UTS NS");
+    println!(
+        "{:12} {:10} {:>8} {:>8}  {:>12} {:>12} {:>12}",
+        "NAME", "STATE", "PID", "RESTARTS", "PID NS", "NET NS", "UTS NS"
+    );
     for r in rows {
         let g = |k: &str| r.get(k).unwrap_or("-").to_string();
         let (pidns, net, uts) = (g("pid_ns"), g("net_ns"), g("uts_ns"));
-        println!("{:12} {:10} {:>8} {:>8}  {:>12} {:>12} {:>12}", g("name"), g("state"), g("pid"), g("restarts"), pidns, net, uts);
+        println!(
+            "{:12} {:10} {:>8} {:>8}  {:>12} {:>12} {:>12}",
+            g("name"),
+            g("state"),
+            g("pid"),
+            g("restarts"),
+            pidns,
+            net,
+            uts
+        );
     }
 }
 
@@ -144,10 +156,20 @@ pub fn run_demo(keel: Option<&Path>, interactive: bool) -> Result<()> {
     std::fs::create_dir_all(&run).map_err(|e| format!("{}: {e}", run.display()))?;
     for (name, spec) in SPECS {
         let p = config.join(name);
-        std::fs::write(&p, spec.replace("@ROOT@", &root.display().to_string())).map_err(|e| format!("{}: {e}", p.display()))?;
+        std::fs::write(&p, spec.replace("@ROOT@", &root.display().to_string()))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    println!("xtask: demo: {} containers in {} (root: {})", SPECS.len(), config.display(), root.display());
-    println!("xtask: demo: keel --config {} --run-dir {}, as PID 1 of a new pid namespace", config.display(), run.display());
+    println!(
+        "xtask: demo: {} containers in {} (root: {})",
+        SPECS.len(),
+        config.display(),
+        root.display()
+    );
+    println!(
+        "xtask: demo: keel --config {} --run-dir {}, as PID 1 of a new pid namespace",
+        config.display(),
+        run.display()
+    );
     if interactive {
         println!("xtask: demo: (until boot mode exists this runs on the host; later it boots a VM)");
     }
@@ -194,12 +216,19 @@ pub fn run_demo(keel: Option<&Path>, interactive: bool) -> Result<()> {
     println!();
     match &last {
         Some(rows) => {
-            println!("xtask: demo: the container table at the end ({}):", status_file.display());
+            println!(
+                "xtask: demo: the container table at the end ({}):",
+                status_file.display()
+            );
             print_table(rows);
         }
         None => println!("xtask: demo: keel wrote no container table ({})", status_file.display()),
     }
-    println!("xtask: demo: keel ended after {}: {}", util::fmt_dur(start.elapsed()), util::describe(st));
+    println!(
+        "xtask: demo: keel ended after {}: {}",
+        util::fmt_dur(start.elapsed()),
+        util::describe(st)
+    );
     let rows = last.ok_or_else(|| format!("keel ended ({}) without writing its table", util::describe(st)))?;
     check_end(&rows, st.code())?;
     println!("xtask: demo: as expected — hello and web exited 0, crashloop failed after {CRASH_RESTARTS} restarts, keel's status {EXPECTED_EXIT} is the crash-looper's");
@@ -214,12 +243,22 @@ const EXPECTED_EXIT: i32 = 3;
 
 /// The table the demo must end with, and keel's status.
 fn check_end(rows: &[Row], code: Option<i32>) -> Result<()> {
-    let expect = [("hello", "exited", None), ("web", "exited", None), ("crashloop", "failed", Some(CRASH_RESTARTS))];
+    let expect = [
+        ("hello", "exited", None),
+        ("web", "exited", None),
+        ("crashloop", "failed", Some(CRASH_RESTARTS)),
+    ];
     for (name, state, restarts) in expect {
-        let r = rows.iter().find(|r| r.get("name") == Some(name)).ok_or_else(|| format!("{name} is not in keel's table"))?;
+        let r = rows
+            .iter()
+            .find(|r| r.get("name") == Some(name))
+            .ok_or_else(|| format!("{name} is not in keel's table"))?;
         let got = r.get("state").unwrap_or("?");
         if got != state {
-            return Err(format!("{name} ended {got}, expected {state} (reason: {})", r.get("reason").unwrap_or("-")));
+            return Err(format!(
+                "{name} ended {got}, expected {state} (reason: {})",
+                r.get("reason").unwrap_or("-")
+            ));
         }
         if let Some(n) = restarts {
             let got = r.get("restarts").unwrap_or("?");
@@ -229,7 +268,9 @@ fn check_end(rows: &[Row], code: Option<i32>) -> Result<()> {
         }
     }
     if code != Some(EXPECTED_EXIT) {
-        return Err(format!("keel's exit status is {code:?}, expected {EXPECTED_EXIT} (the crash-looper's)"));
+        return Err(format!(
+            "keel's exit status is {code:?}, expected {EXPECTED_EXIT} (the crash-looper's)"
+        ));
     }
     Ok(())
 }

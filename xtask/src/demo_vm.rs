@@ -130,7 +130,10 @@ show
 /// The demo's files; `interactive` adds a console shell and keeps the
 /// machine up.
 pub fn contents(interactive: bool) -> Contents {
-    let mut c = Contents { conf: CONF.to_string(), ..Contents::default() };
+    let mut c = Contents {
+        conf: CONF.to_string(),
+        ..Contents::default()
+    };
     if interactive {
         c.conf = c.conf.replace("on_empty poweroff", "on_empty stay");
         c.container(
@@ -169,7 +172,11 @@ pub const VERDICT: u8 = 3;
 
 /// The demo as a VM test.
 pub fn scenario() -> Scenario {
-    let mut s = Scenario::keel("demo").base(BaseKind::KeelModules).verdict(VERDICT).pass(&["demo-shell", "demo-web"]).timeout(90);
+    let mut s = Scenario::keel("demo")
+        .base(BaseKind::KeelModules)
+        .verdict(VERDICT)
+        .pass(&["demo-shell", "demo-web"])
+        .timeout(90);
     s.contents = contents(false);
     s
 }
@@ -180,7 +187,11 @@ pub fn build(interactive: bool, install: bool) -> Result<(PathBuf, keel_rootfs::
     let kernel = crate::vm::kernel()?;
     let keel = crate::keel::keel_from_env_or_build()?;
     let base = Base::new(&keel, Some(&kernel), image::NFS4_MODULES)?;
-    let out = util::target_dir().join(if interactive { "demo-interactive.cpio" } else { "demo.cpio" });
+    let out = util::target_dir().join(if interactive {
+        "demo-interactive.cpio"
+    } else {
+        "demo.cpio"
+    });
     let size = base.write(&contents(interactive), &out)?;
     Ok((out, kernel, size))
 }
@@ -188,7 +199,13 @@ pub fn build(interactive: bool, install: bool) -> Result<(PathBuf, keel_rootfs::
 /// `cargo xtask image`.
 pub fn cmd_image() -> Result<()> {
     let (out, kernel, size) = build(false, true)?;
-    println!("xtask: image: {} — {} (uncompressed cpio: keel as /init, busybox, the NFSv4 modules of {}, {} containers)", out.display(), util::fmt_size(size), kernel.version, SPECS.len());
+    println!(
+        "xtask: image: {} — {} (uncompressed cpio: keel as /init, busybox, the NFSv4 modules of {}, {} containers)",
+        out.display(),
+        util::fmt_size(size),
+        kernel.version,
+        SPECS.len()
+    );
     println!("xtask: boot it: cargo xtask run, or by hand:");
     println!(
         "  {} -accel tcg -M pc -m 512 -nodefaults -display none -no-reboot -bios {} -kernel {} -initrd {} -append \"{}\" -serial stdio -serial file:results.txt -device isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -204,15 +221,30 @@ pub fn cmd_image() -> Result<()> {
 /// `cargo xtask run [--interactive]`: boots the demo, console on the terminal.
 pub fn cmd_run(interactive: bool) -> Result<()> {
     let (img, kernel, size) = build(interactive, true)?;
-    println!("xtask: run: booting {} ({}) with Debian's kernel {} under qemu (TCG: software emulation)", img.display(), util::fmt_size(size), kernel.version);
+    println!(
+        "xtask: run: booting {} ({}) with Debian's kernel {} under qemu (TCG: software emulation)",
+        img.display(),
+        util::fmt_size(size),
+        kernel.version
+    );
     if interactive {
         println!("xtask: run: a shell comes up on the console; `poweroff` there ends the VM (or Ctrl-A X: qemu's own exit)\n");
-        let r = Vm::new("demo").kernel(&kernel).initrd(&img).console(Console::Terminal).timeout(Duration::from_secs(24 * 3600)).run()?;
+        let r = Vm::new("demo")
+            .kernel(&kernel)
+            .initrd(&img)
+            .console(Console::Terminal)
+            .timeout(Duration::from_secs(24 * 3600))
+            .run()?;
         println!("\nxtask: run: the VM ended after {}: {}", util::fmt_dur(r.wall), r.exit);
         return Ok(());
     }
     println!("xtask: run: the containers end by themselves, then keel powers the machine off\n");
-    let r = Vm::new("demo").kernel(&kernel).initrd(&img).console(Console::Plain).timeout(Duration::from_secs(120)).run()?;
+    let r = Vm::new("demo")
+        .kernel(&kernel)
+        .initrd(&img)
+        .console(Console::Plain)
+        .timeout(Duration::from_secs(120))
+        .run()?;
     println!();
     let s = scenario();
     match s.judge(&r) {

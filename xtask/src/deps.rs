@@ -20,7 +20,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("qemu-system-x86", "the VM tests"),
     ("util-linux", "unshare: a fresh pid namespace"),
     ("xz-utils", "unpacks the VM kernel (vmlinuz is xz-compressed)"),
-    ("gcc", "builds the small static test helpers (seccomp, mount namespace probe)"),
+    (
+        "gcc",
+        "builds the small static test helpers (seccomp, mount namespace probe)",
+    ),
     ("libc6-dev", "static libc for those helpers"),
     ("binutils", "objcopy: drops unwind tables from keel's binary"),
 ];
@@ -69,7 +72,11 @@ pub fn ensure(allow_install: bool) -> Result<String> {
 
 /// cargo-fuzz, installed with `cargo install --locked` when missing.
 pub fn ensure_cargo_fuzz() -> Result<()> {
-    let have = util::cargo().args(["fuzz", "--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let have = util::cargo()
+        .args(["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     if matches!(have, Ok(s) if s.success()) {
         return Ok(());
     }

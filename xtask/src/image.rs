@@ -32,7 +32,16 @@ pub const CONTAINERS: &str = "/etc/keel/containers";
 pub const BOX: &str = "/srv/box";
 
 /// The NFSv4 client and its key type (shared/vm/README.md).
-pub const NFS4_MODULES: &[&str] = &["netfs", "fscache", "sunrpc", "grace", "lockd", "dns_resolver", "nfs", "nfsv4"];
+pub const NFS4_MODULES: &[&str] = &[
+    "netfs",
+    "fscache",
+    "sunrpc",
+    "grace",
+    "lockd",
+    "dns_resolver",
+    "nfs",
+    "nfsv4",
+];
 
 /// The parts every image is made of.
 #[derive(Clone)]
@@ -42,7 +51,10 @@ pub struct Base {
 
 /// busybox's applets (from `busybox --list`).
 pub fn applets(busybox: &Path) -> Result<Vec<String>> {
-    let o = std::process::Command::new(busybox).arg("--list").output().map_err(|e| format!("{}: {e}", busybox.display()))?;
+    let o = std::process::Command::new(busybox)
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("{}: {e}", busybox.display()))?;
     if !o.status.success() {
         return Err(format!("{} --list failed", busybox.display()));
     }
@@ -60,7 +72,8 @@ fn err(e: keel_rootfs::Error) -> String {
 
 /// Adds busybox at `dir`/bin with its applet links.
 fn add_busybox(img: &mut Image, dir: &str, busybox: &Path, applets: &[String]) -> Result<()> {
-    img.file_host(format!("{dir}/bin/busybox"), busybox, Some(0o755)).map_err(err)?;
+    img.file_host(format!("{dir}/bin/busybox"), busybox, Some(0o755))
+        .map_err(err)?;
     for a in applets {
         img.symlink(format!("{dir}/bin/{a}"), "busybox");
     }
@@ -90,7 +103,11 @@ impl Base {
         }
         img.file_bytes(format!("{BOX}/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n", 0o644)
             .file_bytes(format!("{BOX}/etc/group"), "root:x:0:\n", 0o644)
-            .file_bytes(format!("{BOX}/etc/box-marker"), "this root lives in the initramfs\n", 0o644);
+            .file_bytes(
+                format!("{BOX}/etc/box-marker"),
+                "this root lives in the initramfs\n",
+                0o644,
+            );
         if !modules.is_empty() {
             let k = kernel.ok_or("modules asked for, but no kernel tree")?;
             img.add_modules(&module_set(k, modules)?).map_err(err)?;
@@ -111,7 +128,8 @@ impl Base {
         if let Some(d) = out.parent() {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
-        img.write_file(out, Compression::None).map_err(|e| format!("{}: {e}", out.display()))?;
+        img.write_file(out, Compression::None)
+            .map_err(|e| format!("{}: {e}", out.display()))?;
         Ok(std::fs::metadata(out).map(|m| m.len()).unwrap_or(0))
     }
 }
@@ -164,7 +182,10 @@ pub fn helper(name: &str) -> Result<PathBuf> {
     let src = util::root().join("xtask/scenarios").join(format!("{name}.c"));
     let out_dir = util::target_dir().join("vm/bin");
     let out = out_dir.join(name);
-    let stale = match (std::fs::metadata(&src).and_then(|m| m.modified()), std::fs::metadata(&out).and_then(|m| m.modified())) {
+    let stale = match (
+        std::fs::metadata(&src).and_then(|m| m.modified()),
+        std::fs::metadata(&out).and_then(|m| m.modified()),
+    ) {
         (Ok(s), Ok(o)) => s > o,
         (Err(e), _) => return Err(format!("{}: {e}", src.display())),
         _ => true,
@@ -172,8 +193,13 @@ pub fn helper(name: &str) -> Result<PathBuf> {
     if stale {
         std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-        util::run(std::process::Command::new(&cc).args(["-static", "-Os", "-s", "-o"]).arg(&out).arg(&src))
-            .map_err(|e| format!("{e}\n  (the VM tests compile a small static helper: install gcc and libc6-dev)"))?;
+        util::run(
+            std::process::Command::new(&cc)
+                .args(["-static", "-Os", "-s", "-o"])
+                .arg(&out)
+                .arg(&src),
+        )
+        .map_err(|e| format!("{e}\n  (the VM tests compile a small static helper: install gcc and libc6-dev)"))?;
     }
     Ok(out)
 }

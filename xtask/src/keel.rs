@@ -56,7 +56,11 @@ pub fn build_static(package: &str, bin: &str, features: &[String]) -> Result<Bui
             info.dynamic_sections
         ));
     }
-    Ok(Built { path, size: bytes.len() as u64, arch: info.machine_name() })
+    Ok(Built {
+        path,
+        size: bytes.len() as u64,
+        arch: info.machine_name(),
+    })
 }
 
 /// Removes .eh_frame and .eh_frame_hdr: the static binaries abort on panic
@@ -65,11 +69,19 @@ pub fn build_static(package: &str, bin: &str, features: &[String]) -> Result<Bui
 /// objcopy (gcc's companion on Debian); without it the tables stay.
 fn drop_unwind_tables(path: &std::path::Path) -> Result<()> {
     let Some(objcopy) = util::which("objcopy") else {
-        println!("xtask: objcopy not found (Debian package binutils): unwind tables kept in {}", path.display());
+        println!(
+            "xtask: objcopy not found (Debian package binutils): unwind tables kept in {}",
+            path.display()
+        );
         return Ok(());
     };
     let tmp = path.with_extension("stripping");
-    util::run(std::process::Command::new(objcopy).args(["-R", ".eh_frame", "-R", ".eh_frame_hdr"]).arg(path).arg(&tmp))?;
+    util::run(
+        std::process::Command::new(objcopy)
+            .args(["-R", ".eh_frame", "-R", ".eh_frame_hdr"])
+            .arg(path)
+            .arg(&tmp),
+    )?;
     std::fs::rename(&tmp, path).map_err(|e| format!("rename {} to {}: {e}", tmp.display(), path.display()))
 }
 
@@ -82,7 +94,11 @@ pub fn build_keel(features: &[String]) -> Result<Built> {
         b.arch,
         util::fmt_size(b.size),
         b.size,
-        if features.is_empty() { String::new() } else { format!(", features: {}", features.join(",")) }
+        if features.is_empty() {
+            String::new()
+        } else {
+            format!(", features: {}", features.join(","))
+        }
     );
     Ok(b)
 }
@@ -104,7 +120,11 @@ pub fn keel_from_env_or_build() -> Result<PathBuf> {
 /// Builds the benchmark floor program.
 pub fn build_floor() -> Result<Built> {
     let b = build_static("keel-bench-floor", "keel-bench-floor", &[])?;
-    println!("xtask: floor: {} — static, {}", b.path.display(), util::fmt_size(b.size));
+    println!(
+        "xtask: floor: {} — static, {}",
+        b.path.display(),
+        util::fmt_size(b.size)
+    );
     Ok(b)
 }
 
@@ -120,7 +140,11 @@ pub fn check_aarch64() -> Result<String> {
         return Ok("skipped: target not installed".into());
     };
     let tdir = util::target_dir();
-    util::run(util::cargo().args(["check", "-p", "keel-init", "--target", t, "--target-dir"]).arg(&tdir))?;
+    util::run(
+        util::cargo()
+            .args(["check", "-p", "keel-init", "--target", t, "--target-dir"])
+            .arg(&tdir),
+    )?;
     Ok(format!("ok ({t})"))
 }
 

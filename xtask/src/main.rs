@@ -92,25 +92,39 @@ fn run(args: &[String]) -> Result<(), Error> {
             while let Some(a) = it.next() {
                 match a.as_str() {
                     "--features" => {
-                        let f = it.next().ok_or_else(|| Error::Usage("--features needs a value".into()))?;
+                        let f = it
+                            .next()
+                            .ok_or_else(|| Error::Usage("--features needs a value".into()))?;
                         features.extend(f.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string));
                     }
-                    s if s.starts_with("--features=") => {
-                        features.extend(s["--features=".len()..].split(',').filter(|s| !s.is_empty()).map(str::to_string))
-                    }
+                    s if s.starts_with("--features=") => features.extend(
+                        s["--features=".len()..]
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string),
+                    ),
                     other => return Err(Error::Usage(format!("build: unknown argument {other}"))),
                 }
             }
             keel::cmd_build(&features)?;
         }
         "test" => {
-            let mut o = test::Options { quick: false, install: true, vm_only: false, scenarios: Vec::new() };
+            let mut o = test::Options {
+                quick: false,
+                install: true,
+                vm_only: false,
+                scenarios: Vec::new(),
+            };
             while let Some(a) = it.next() {
                 match a.as_str() {
                     "--quick" => o.quick = true,
                     "--no-install" => o.install = false,
                     "--vm-only" => o.vm_only = true,
-                    "--scenario" => o.scenarios.push(it.next().ok_or_else(|| Error::Usage("--scenario needs a name".into()))?.clone()),
+                    "--scenario" => o.scenarios.push(
+                        it.next()
+                            .ok_or_else(|| Error::Usage("--scenario needs a name".into()))?
+                            .clone(),
+                    ),
                     other => return Err(Error::Usage(format!("test: unknown argument {other}"))),
                 }
             }
@@ -138,7 +152,10 @@ fn run(args: &[String]) -> Result<(), Error> {
             }
         }
         "bench" => {
-            let mut o = bench::Options { pairs: 30, starts: 1000 };
+            let mut o = bench::Options {
+                pairs: 30,
+                starts: 1000,
+            };
             while let Some(a) = it.next() {
                 match a.as_str() {
                     "--pairs" => o.pairs = number(&mut it, "--pairs")?,

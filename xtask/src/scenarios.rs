@@ -131,8 +131,12 @@ pub struct Scenario {
 impl Scenario {
     /// A scenario with keel as /init and [`BASE_CONF`].
     pub fn keel(name: &str) -> Scenario {
-        let mut c = Contents { conf: BASE_CONF.to_string(), ..Contents::default() };
-        c.file("/t/lib.sh", LIB_SH, 0o644).file(&format!("{BOX}/t/lib.sh"), LIB_SH, 0o644);
+        let mut c = Contents {
+            conf: BASE_CONF.to_string(),
+            ..Contents::default()
+        };
+        c.file("/t/lib.sh", LIB_SH, 0o644)
+            .file(&format!("{BOX}/t/lib.sh"), LIB_SH, 0o644);
         Scenario {
             name: name.to_string(),
             base: BaseKind::Keel,
@@ -161,7 +165,9 @@ impl Scenario {
     /// A shell script at /t/NAME.sh, and at /srv/box/t/NAME.sh for
     /// containers rooted there.
     pub fn script(mut self, name: &str, body: &str) -> Self {
-        self.contents.file(&format!("/t/{name}.sh"), body, 0o755).file(&format!("{BOX}/t/{name}.sh"), body, 0o755);
+        self.contents
+            .file(&format!("/t/{name}.sh"), body, 0o755)
+            .file(&format!("{BOX}/t/{name}.sh"), body, 0o755);
         self
     }
 
@@ -228,7 +234,12 @@ impl Scenario {
                 errs.push(format!("FAIL {}", w[1..].join(" ")));
             }
         }
-        let passed: Vec<&str> = r.lines_of("RESULT").iter().filter(|w| w.first() == Some(&"PASS")).filter_map(|w| w.get(1).copied()).collect();
+        let passed: Vec<&str> = r
+            .lines_of("RESULT")
+            .iter()
+            .filter(|w| w.first() == Some(&"PASS"))
+            .filter_map(|w| w.get(1).copied())
+            .collect();
         for p in &self.pass {
             if !passed.contains(&p.as_str()) {
                 errs.push(format!("no RESULT PASS {p}"));
@@ -258,7 +269,11 @@ impl Scenario {
 
 /// `DATA KEY …` values of every line with that key, in order.
 pub fn data_all(r: &VmResult, key: &str) -> Vec<Vec<String>> {
-    r.lines_of("DATA").into_iter().filter(|w| w.first() == Some(&key)).map(|w| w[1..].iter().map(|s| s.to_string()).collect()).collect()
+    r.lines_of("DATA")
+        .into_iter()
+        .filter(|w| w.first() == Some(&key))
+        .map(|w| w[1..].iter().map(|s| s.to_string()).collect())
+        .collect()
 }
 
 fn f64_of(s: &str) -> std::result::Result<f64, String> {
@@ -270,8 +285,24 @@ fn f64_of(s: &str) -> std::result::Result<f64, String> {
 /// Every VM test.
 pub fn all() -> Vec<Scenario> {
     // The longest first: two VMs at a time pack better that way.
-    let mut v = vec![crate::demo_vm::scenario(), cgroups(), panic_resume(), crashloop(), modules(), namespaces(), shutdown_order(), stop_timeout()];
-    v.extend([boot(), initramfs_root(), orphan(), fault_baseline(), harness(), harness_panic()]);
+    let mut v = vec![
+        crate::demo_vm::scenario(),
+        cgroups(),
+        panic_resume(),
+        crashloop(),
+        modules(),
+        namespaces(),
+        shutdown_order(),
+        stop_timeout(),
+    ];
+    v.extend([
+        boot(),
+        initramfs_root(),
+        orphan(),
+        fault_baseline(),
+        harness(),
+        harness_panic(),
+    ]);
     v.extend(faults());
     v
 }
@@ -279,7 +310,11 @@ pub fn all() -> Vec<Scenario> {
 /// The harness itself, with a busybox /init: the second serial port and
 /// the verdict port work.
 fn harness() -> Scenario {
-    let mut s = Scenario::keel("harness").base(BaseKind::Busybox).verdict(5).pass(&["ttyS1"]).console_has("harness: hello");
+    let mut s = Scenario::keel("harness")
+        .base(BaseKind::Busybox)
+        .verdict(5)
+        .pass(&["ttyS1"])
+        .console_has("harness: hello");
     s.init_script = Some(
         r#"#!/bin/sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
@@ -379,7 +414,10 @@ fn modules() -> Scenario {
         .base(BaseKind::KeelModules)
         .conf("module lockd nlm_tcpport=4045\nmodule nfsv4\nmodule no_such_module\n")
         .script("mods", &checks)
-        .container("mods", "ns mnt new\nmount proc /proc\nargs /bin/sh /t/mods.sh\nstdio log\nrestart never\n")
+        .container(
+            "mods",
+            "ns mnt new\nmount proc /proc\nargs /bin/sh /t/mods.sh\nstdio log\nrestart never\n",
+        )
         .pass(&names)
         .pass(&["fs-nfs4", "module-param"])
         .console_has("no_such_module")
@@ -516,12 +554,21 @@ touch /run/observed
 fn crashloop() -> Scenario {
     Scenario::keel("crashloop")
         .script("crash", ". /t/lib.sh\ndata crash_start $(up)\nexit 3\n")
-        .container("crash", "args /bin/sh /t/crash.sh\nrestart on-failure\nbackoff 200ms 5s\nrestart_budget 4 1m\nstdio log\n")
+        .container(
+            "crash",
+            "args /bin/sh /t/crash.sh\nrestart on-failure\nbackoff 200ms 5s\nrestart_budget 4 1m\nstdio log\n",
+        )
         .verdict(3)
         .check(|r| {
-            let t: Vec<f64> = data_all(r, "crash_start").iter().filter_map(|w| w.first().and_then(|s| f64_of(s).ok())).collect();
+            let t: Vec<f64> = data_all(r, "crash_start")
+                .iter()
+                .filter_map(|w| w.first().and_then(|s| f64_of(s).ok()))
+                .collect();
             if t.len() != 5 {
-                return Err(format!("crash started {} times, expected 5 (1 + restart_budget 4): {t:?}", t.len()));
+                return Err(format!(
+                    "crash started {} times, expected 5 (1 + restart_budget 4): {t:?}",
+                    t.len()
+                ));
             }
             let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
             // Each delay is the backoff (200 ms, doubling) plus the time a
@@ -529,7 +576,10 @@ fn crashloop() -> Scenario {
             for (i, g) in gaps.iter().enumerate() {
                 let want = 0.2 * f64::from(1u32 << i);
                 if *g < want * 0.9 || *g > want * 1.5 + 0.6 {
-                    return Err(format!("restart {} came after {g:.3} s, the backoff is {want:.1} s (gaps {gaps:.3?})", i + 1));
+                    return Err(format!(
+                        "restart {} came after {g:.3} s, the backoff is {want:.1} s (gaps {gaps:.3?})",
+                        i + 1
+                    ));
                 }
             }
             if gaps[3] < gaps[0] * 3.0 {
@@ -596,20 +646,30 @@ sleep 1000 & wait
 /// Poweroff (SIGUSR2 to PID 1) stops the containers in reverse order, and
 /// qemu ends with the verdict: the worst exit status (7, of `sevens`).
 fn shutdown_order() -> Scenario {
-    let spec = |name: &str, after: &str| format!("env NAME={name}\n{after}args /bin/sh /t/sleeper.sh\nstdio log\nrestart never\nstop_timeout 5s\n");
+    let spec = |name: &str, after: &str| {
+        format!("env NAME={name}\n{after}args /bin/sh /t/sleeper.sh\nstdio log\nrestart never\nstop_timeout 5s\n")
+    };
     Scenario::keel("shutdown-order")
         .script("sleeper", SLEEPER)
         .script("trigger", ". /t/lib.sh\nsleep 0.5\ndata poweroff $(up)\nkill -USR2 1\n")
         .container("a", &spec("a", ""))
         .container("b", &spec("b", "after a\n"))
         .container("c", &spec("c", "after b\n"))
-        .container("sevens", "args /bin/sh -c \"exit 7\"\noneshot\nrestart never\nstdio log\n")
-        .container("trigger", "ns pid host\nafter c\nargs /bin/sh /t/trigger.sh\noneshot\nrestart never\nstdio log\n")
+        .container(
+            "sevens",
+            "args /bin/sh -c \"exit 7\"\noneshot\nrestart never\nstdio log\n",
+        )
+        .container(
+            "trigger",
+            "ns pid host\nafter c\nargs /bin/sh /t/trigger.sh\noneshot\nrestart never\nstdio log\n",
+        )
         .verdict(7)
         .check(|r| {
             let stops: Vec<String> = data_all(r, "stop").iter().filter_map(|w| w.first().cloned()).collect();
             if stops != ["c", "b", "a"] {
-                return Err(format!("stop order {stops:?}, expected [c, b, a] (the reverse of a ← b ← c)"));
+                return Err(format!(
+                    "stop order {stops:?}, expected [c, b, a] (the reverse of a ← b ← c)"
+                ));
             }
             Ok(())
         })
@@ -618,17 +678,36 @@ fn shutdown_order() -> Scenario {
 /// A container that ignores SIGTERM is killed at its stop_timeout (2 s).
 fn stop_timeout() -> Scenario {
     Scenario::keel("stop-timeout")
-        .script("stubborn", ". /t/lib.sh\ntrap '' TERM\nwhile :; do data alive $(up); sleep 0.2; done\n")
+        .script(
+            "stubborn",
+            ". /t/lib.sh\ntrap '' TERM\nwhile :; do data alive $(up); sleep 0.2; done\n",
+        )
         .script("trigger", ". /t/lib.sh\nsleep 1\ndata poweroff $(up)\nkill -USR2 1\n")
-        .container("stubborn", "args /bin/sh /t/stubborn.sh\nstop_timeout 2s\nstdio log\nrestart never\n")
-        .container("trigger", "ns pid host\nafter stubborn\nargs /bin/sh /t/trigger.sh\noneshot\nrestart never\nstdio log\n")
+        .container(
+            "stubborn",
+            "args /bin/sh /t/stubborn.sh\nstop_timeout 2s\nstdio log\nrestart never\n",
+        )
+        .container(
+            "trigger",
+            "ns pid host\nafter stubborn\nargs /bin/sh /t/trigger.sh\noneshot\nrestart never\nstdio log\n",
+        )
         .check(|r| {
-            let off = data_all(r, "poweroff").first().and_then(|w| w.first().and_then(|s| f64_of(s).ok())).ok_or("no DATA poweroff")?;
-            let last = data_all(r, "alive").last().and_then(|w| w.first().and_then(|s| f64_of(s).ok())).ok_or("no DATA alive")?;
+            let off = data_all(r, "poweroff")
+                .first()
+                .and_then(|w| w.first().and_then(|s| f64_of(s).ok()))
+                .ok_or("no DATA poweroff")?;
+            let last = data_all(r, "alive")
+                .last()
+                .and_then(|w| w.first().and_then(|s| f64_of(s).ok()))
+                .ok_or("no DATA alive")?;
             let lived = last - off;
-            println!("[stop-timeout] the stubborn container lived {lived:.2} s after the poweroff request (stop_timeout 2s)");
+            println!(
+                "[stop-timeout] the stubborn container lived {lived:.2} s after the poweroff request (stop_timeout 2s)"
+            );
             if !(1.5..6.0).contains(&lived) {
-                return Err(format!("it lived {lived:.2} s after the stop request; stop_timeout is 2 s"));
+                return Err(format!(
+                    "it lived {lived:.2} s after the stop request; stop_timeout is 2 s"
+                ));
             }
             Ok(())
         })
@@ -637,7 +716,10 @@ fn stop_timeout() -> Scenario {
 /// An orphan (its parent exited) is reparented to keel and reaped.
 fn orphan() -> Scenario {
     Scenario::keel("orphan")
-        .script("parent", ". /t/lib.sh\nsleep 1 &\necho $! > /run/orphan.pid\ndata orphan $!\n")
+        .script(
+            "parent",
+            ". /t/lib.sh\nsleep 1 &\necho $! > /run/orphan.pid\ndata orphan $!\n",
+        )
         .script(
             "reaped",
             r#". /t/lib.sh
@@ -651,8 +733,14 @@ z=$(for s in /proc/[0-9]*/stat; do awk '$3=="Z" && $4==1 {print $1}' $s 2>/dev/n
 eq no-zombies-of-pid1 "$z" ""
 "#,
         )
-        .container("parent", "ns pid host\nargs /bin/sh /t/parent.sh\noneshot\nrestart never\nstdio log\n")
-        .container("reaped", "ns pid host\nafter parent\nargs /bin/sh /t/reaped.sh\noneshot\nrestart never\nstdio log\n")
+        .container(
+            "parent",
+            "ns pid host\nargs /bin/sh /t/parent.sh\noneshot\nrestart never\nstdio log\n",
+        )
+        .container(
+            "reaped",
+            "ns pid host\nafter parent\nargs /bin/sh /t/reaped.sh\noneshot\nrestart never\nstdio log\n",
+        )
         .pass(&["orphan-reaped", "no-zombies-of-pid1"])
 }
 
@@ -732,10 +820,44 @@ pub fn fault_steps() -> Vec<(String, u8)> {
     let mut add = |names: &[&str], g: u8| v.extend(names.iter().map(|n| (n.to_string(), g)));
     add(
         &[
-            "pipe", "clone", "oom-score-adj", "dev-null", "fds", "time-offsets", "propagation", "root", "root-readonly", "dev-tmpfs", "dev-pts",
-            "dev-shm", "mount-point:0", "mount:0", "mount-remount:0", "mask:0", "readonly:0", "sysctl:0", "pivot-root", "detach-old-root",
-            "loopback", "hostname", "cwd", "rlimit:0", "bounding:2", "keep-caps", "groups", "gid", "uid", "capset", "ambient:10",
-            "no-new-privs", "signals", "setsid", "stdio", "ready-fd", "close-fds", "exec",
+            "pipe",
+            "clone",
+            "oom-score-adj",
+            "dev-null",
+            "fds",
+            "time-offsets",
+            "propagation",
+            "root",
+            "root-readonly",
+            "dev-tmpfs",
+            "dev-pts",
+            "dev-shm",
+            "mount-point:0",
+            "mount:0",
+            "mount-remount:0",
+            "mask:0",
+            "readonly:0",
+            "sysctl:0",
+            "pivot-root",
+            "detach-old-root",
+            "loopback",
+            "hostname",
+            "cwd",
+            "rlimit:0",
+            "bounding:2",
+            "keep-caps",
+            "groups",
+            "gid",
+            "uid",
+            "capset",
+            "ambient:10",
+            "no-new-privs",
+            "signals",
+            "setsid",
+            "stdio",
+            "ready-fd",
+            "close-fds",
+            "exec",
         ],
         1,
     );
@@ -749,8 +871,29 @@ pub fn fault_steps() -> Vec<(String, u8)> {
     }
     let mut add = |names: &[&str], g: u8| v.extend(names.iter().map(|n| (n.to_string(), g)));
     add(&["uid-map", "gid-map", "release", "sync", "id-root"], 2);
-    add(&["pidns-enter", "setns:user", "unshare:mnt", "unshare:net", "unshare:uts", "unshare:ipc", "unshare:cgroup"], 3);
-    add(&["setns:mnt", "setns:net", "setns:uts", "setns:ipc", "setns:cgroup", "setns:time"], 4);
+    add(
+        &[
+            "pidns-enter",
+            "setns:user",
+            "unshare:mnt",
+            "unshare:net",
+            "unshare:uts",
+            "unshare:ipc",
+            "unshare:cgroup",
+        ],
+        3,
+    );
+    add(
+        &[
+            "setns:mnt",
+            "setns:net",
+            "setns:uts",
+            "setns:ipc",
+            "setns:cgroup",
+            "setns:time",
+        ],
+        4,
+    );
     v
 }
 
@@ -758,13 +901,25 @@ pub fn fault_steps() -> Vec<(String, u8)> {
 pub const NOT_INJECTABLE: &[(&str, &str)] = &[
     ("report", "keel reading the child's report: no fault check"),
     ("pidns-restore", "PidnsGuard::restore has no fault check"),
-    ("cgroup-procs", "only after the clone(2) fallback (clone3 refused by seccomp)"),
-    ("setns:pid", "pid namespaces are joined by keel (pidns-enter), never by the child"),
+    (
+        "cgroup-procs",
+        "only after the clone(2) fallback (clone3 refused by seccomp)",
+    ),
+    (
+        "setns:pid",
+        "pid namespaces are joined by keel (pidns-enter), never by the child",
+    ),
     ("unshare:user", "a new user namespace always comes from clone3"),
     ("unshare:time", "the time namespace is made by the time-offsets step"),
-    ("unshare:pid", "only with user share + pid new, which the spec parser refuses"),
+    (
+        "unshare:pid",
+        "only with user share + pid new, which the spec parser refuses",
+    ),
     ("fork", "only with user share + pid new, which the spec parser refuses"),
-    ("handoff", "only with user share + pid new, which the spec parser refuses"),
+    (
+        "handoff",
+        "only with user share + pid new, which the spec parser refuses",
+    ),
 ];
 
 /// All four groups with the fault-inject keel and no fault: they all run.
@@ -773,7 +928,13 @@ fn fault_baseline() -> Scenario {
     for g in 1..=4 {
         s = fault_group(s, g);
     }
-    s.check(|r| if r.console.contains("ECANCELED") { Err("a fault without keel.fault".into()) } else { Ok(()) })
+    s.check(|r| {
+        if r.console.contains("ECANCELED") {
+            Err("a fault without keel.fault".into())
+        } else {
+            Ok(())
+        }
+    })
 }
 
 /// One boot per step: keel.fault=STEP makes it fail with ECANCELED; keel
@@ -789,7 +950,10 @@ fn faults() -> Vec<Scenario> {
                 .verdict(127)
                 .timeout(40);
             fault_group(s, g).check(|r| {
-                if r.console.lines().any(|l| l.contains("ECANCELED") && l.contains("container")) {
+                if r.console
+                    .lines()
+                    .any(|l| l.contains("ECANCELED") && l.contains("container"))
+                {
                     Ok(())
                 } else {
                     Err("no line on the console says a container's step failed with ECANCELED".into())
@@ -824,7 +988,11 @@ pub fn run(o: &Options) -> Result<Report> {
     if !o.filter.is_empty() {
         list.retain(|s| o.filter.iter().any(|f| s.name == *f || s.name.starts_with(f.as_str())));
         if list.is_empty() {
-            return Err(format!("no scenario matches {:?}; there are: {}", o.filter, all().iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(" ")));
+            return Err(format!(
+                "no scenario matches {:?}; there are: {}",
+                o.filter,
+                all().iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(" ")
+            ));
         }
     }
     crate::vm::ensure_tools(o.install)?;
@@ -832,7 +1000,10 @@ pub fn run(o: &Options) -> Result<Report> {
     println!("xtask: vm: kernel {} ({})", kernel.version, kernel.vmlinux.display());
     let mut bases: BTreeMap<BaseKind, Base> = BTreeMap::new();
     let kinds: std::collections::BTreeSet<BaseKind> = list.iter().map(|s| s.base).collect();
-    let plain = if kinds.iter().any(|k| matches!(k, BaseKind::Keel | BaseKind::KeelModules | BaseKind::Busybox)) {
+    let plain = if kinds
+        .iter()
+        .any(|k| matches!(k, BaseKind::Keel | BaseKind::KeelModules | BaseKind::Busybox))
+    {
         Some(crate::keel::keel_from_env_or_build()?)
     } else {
         None
@@ -845,12 +1016,24 @@ pub fn run(o: &Options) -> Result<Report> {
         };
         bases.insert(k, b);
     }
-    if list.iter().any(|s| s.name.starts_with("fault-") && s.name != "fault-baseline") {
+    if list
+        .iter()
+        .any(|s| s.name.starts_with("fault-") && s.name != "fault-baseline")
+    {
         let n: Vec<&str> = NOT_INJECTABLE.iter().map(|x| x.0).collect();
-        println!("xtask: vm: {} spawn steps get a fault each; not injectable: {} (see scenarios::NOT_INJECTABLE)", fault_steps().len(), n.join(" "));
+        println!(
+            "xtask: vm: {} spawn steps get a fault each; not injectable: {} (see scenarios::NOT_INJECTABLE)",
+            fault_steps().len(),
+            n.join(" ")
+        );
     }
     let prep = started.elapsed();
-    println!("xtask: vm: {} scenarios, {} VMs at once (prepared in {})", list.len(), crate::vm::max_vms(), util::fmt_dur(prep));
+    println!(
+        "xtask: vm: {} scenarios, {} VMs at once (prepared in {})",
+        list.len(),
+        crate::vm::max_vms(),
+        util::fmt_dur(prep)
+    );
     let boots = Instant::now();
     let names: Vec<String> = list.iter().map(|s| s.name.clone()).collect();
     // Workers take the scenarios in order (the VM slots bound them too).
@@ -868,7 +1051,13 @@ pub fn run(o: &Options) -> Result<Report> {
     });
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.sort_by_key(|d| d.0);
-    let mut rep = Report { passed: 0, failed: 0, wall: Duration::ZERO, lines: Vec::new(), failures: Vec::new() };
+    let mut rep = Report {
+        passed: 0,
+        failed: 0,
+        wall: Duration::ZERO,
+        lines: Vec::new(),
+        failures: Vec::new(),
+    };
     for (i, r) in done {
         let name = &names[i];
         match r {
@@ -878,14 +1067,22 @@ pub fn run(o: &Options) -> Result<Report> {
             }
             Err(e) => {
                 rep.failed += 1;
-                rep.lines.push(format!("{name:32} FAILED  {}", e.lines().next().unwrap_or("")));
+                rep.lines
+                    .push(format!("{name:32} FAILED  {}", e.lines().next().unwrap_or("")));
                 rep.failures.push(e);
             }
         }
     }
     rep.wall = started.elapsed();
     println!();
-    println!("== xtask: vm tests: {} passed, {} failed in {} (boots {}, preparation {}) ==", rep.passed, rep.failed, util::fmt_dur(rep.wall), util::fmt_dur(boots.elapsed()), util::fmt_dur(prep));
+    println!(
+        "== xtask: vm tests: {} passed, {} failed in {} (boots {}, preparation {}) ==",
+        rep.passed,
+        rep.failed,
+        util::fmt_dur(rep.wall),
+        util::fmt_dur(boots.elapsed()),
+        util::fmt_dur(prep)
+    );
     for l in &rep.lines {
         println!("  {l}");
     }
@@ -904,7 +1101,11 @@ pub fn fault_keel() -> Result<std::path::PathBuf> {
 }
 
 /// Builds the scenario's image and boots it; Ok(wall time) when it passed.
-fn run_one(s: &Scenario, bases: &BTreeMap<BaseKind, Base>, kernel: &keel_rootfs::KernelTree) -> std::result::Result<Duration, String> {
+fn run_one(
+    s: &Scenario,
+    bases: &BTreeMap<BaseKind, Base>,
+    kernel: &keel_rootfs::KernelTree,
+) -> std::result::Result<Duration, String> {
     let base = bases.get(&s.base).ok_or("no base image")?;
     let dir = util::target_dir().join("vm").join(&s.name);
     let img = dir.join("initramfs.cpio");
@@ -912,8 +1113,17 @@ fn run_one(s: &Scenario, bases: &BTreeMap<BaseKind, Base>, kernel: &keel_rootfs:
         Some(init) => base.clone().with_init_script(init),
         None => base.clone(),
     };
-    b.write(&s.contents, &img).map_err(|e| format!("{}: image: {e}", s.name))?;
-    let r = Vm::new(&s.name).kernel(kernel).initrd(&img).append(&s.append).timeout(s.timeout).console(Console::Prefixed).dir(&dir).run().map_err(|e| format!("{}: {e}", s.name))?;
+    b.write(&s.contents, &img)
+        .map_err(|e| format!("{}: image: {e}", s.name))?;
+    let r = Vm::new(&s.name)
+        .kernel(kernel)
+        .initrd(&img)
+        .append(&s.append)
+        .timeout(s.timeout)
+        .console(Console::Prefixed)
+        .dir(&dir)
+        .run()
+        .map_err(|e| format!("{}: {e}", s.name))?;
     println!("[{}] ended: {} after {}", s.name, r.exit, util::fmt_dur(r.wall));
     match s.judge(&r) {
         Ok(()) => Ok(r.wall),
@@ -927,14 +1137,25 @@ mod tests {
     use std::path::PathBuf;
 
     fn result(exit: Exit, results: &[&str], console: &str) -> VmResult {
-        VmResult { name: "t".into(), exit, console: console.into(), results: results.iter().map(|s| s.to_string()).collect(), wall: Duration::ZERO, dir: PathBuf::from("/tmp") }
+        VmResult {
+            name: "t".into(),
+            exit,
+            console: console.into(),
+            results: results.iter().map(|s| s.to_string()).collect(),
+            wall: Duration::ZERO,
+            dir: PathBuf::from("/tmp"),
+        }
     }
 
     #[test]
     fn judging() {
         let s = Scenario::keel("t").pass(&["a"]).console_has("hello");
-        assert!(s.judge(&result(Exit::Verdict(0), &["RESULT PASS a x"], "hello\n")).is_ok());
-        let e = s.judge(&result(Exit::Verdict(1), &["RESULT PASS b", "RESULT FAIL c why"], "")).unwrap_err();
+        assert!(s
+            .judge(&result(Exit::Verdict(0), &["RESULT PASS a x"], "hello\n"))
+            .is_ok());
+        let e = s
+            .judge(&result(Exit::Verdict(1), &["RESULT PASS b", "RESULT FAIL c why"], ""))
+            .unwrap_err();
         assert!(e.contains("expected verdict 0, got verdict 1"), "{e}");
         assert!(e.contains("FAIL c why"), "{e}");
         assert!(e.contains("no RESULT PASS a"), "{e}");

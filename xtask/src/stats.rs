@@ -24,7 +24,12 @@ impl Summary {
     pub fn of(xs: &[f64]) -> Summary {
         let mut v = xs.to_vec();
         v.sort_by(f64::total_cmp);
-        Summary { n: v.len(), median: quantile(&v, 0.5), q1: quantile(&v, 0.25), q3: quantile(&v, 0.75) }
+        Summary {
+            n: v.len(),
+            median: quantile(&v, 0.5),
+            q1: quantile(&v, 0.25),
+            q3: quantile(&v, 0.75),
+        }
     }
     pub fn iqr(&self) -> f64 {
         self.q3 - self.q1

@@ -64,7 +64,9 @@ pub fn cmd_test(o: &Options) -> Result<()> {
         println!("xtask: warning: not root — the integration tests need root (real namespaces, mounts, cgroups) and will fail or skip");
     }
 
-    step(&mut steps, "packages", || deps::ensure(o.install).map(|d| (Outcome::Ok, d)));
+    step(&mut steps, "packages", || {
+        deps::ensure(o.install).map(|d| (Outcome::Ok, d))
+    });
 
     let mut keel_bin: Option<PathBuf> = None;
     step(&mut steps, "build keel", || {
@@ -75,13 +77,25 @@ pub fn cmd_test(o: &Options) -> Result<()> {
     });
     step(&mut steps, "aarch64 check", || {
         let r = keel::check_aarch64()?;
-        Ok((if r.starts_with("skipped") { Outcome::Skipped } else { Outcome::Ok }, r))
+        Ok((
+            if r.starts_with("skipped") {
+                Outcome::Skipped
+            } else {
+                Outcome::Ok
+            },
+            r,
+        ))
     });
 
     step(&mut steps, "cargo test", || cargo_test(keel_bin.as_ref(), &mut counts));
 
     if o.quick {
-        steps.push(Step { name: "fuzz".into(), outcome: Outcome::Skipped, time: Duration::ZERO, detail: "--quick".into() });
+        steps.push(Step {
+            name: "fuzz".into(),
+            outcome: Outcome::Skipped,
+            time: Duration::ZERO,
+            detail: "--quick".into(),
+        });
     } else {
         fuzz(&mut steps, &mut counts);
     }
@@ -102,7 +116,12 @@ pub fn cmd_test(o: &Options) -> Result<()> {
 
     let vm_started = Instant::now();
     let (o2, d) = vm_tests(o, &mut counts);
-    steps.push(Step { name: "vm tests".into(), outcome: o2, time: vm_started.elapsed(), detail: d });
+    steps.push(Step {
+        name: "vm tests".into(),
+        outcome: o2,
+        time: vm_started.elapsed(),
+        detail: d,
+    });
 
     // Summary.
     println!();
@@ -113,14 +132,30 @@ pub fn cmd_test(o: &Options) -> Result<()> {
             Outcome::Failed => "FAILED",
             Outcome::Skipped => "skipped",
         };
-        let t = if s.time.is_zero() { "-".to_string() } else { util::fmt_dur(s.time) };
+        let t = if s.time.is_zero() {
+            "-".to_string()
+        } else {
+            util::fmt_dur(s.time)
+        };
         println!("{:28} {:8} {:>9}  {}", s.name, r, t, s.detail);
     }
-    let failed_steps: Vec<&str> = steps.iter().filter(|s| s.outcome == Outcome::Failed).map(|s| s.name.as_str()).collect();
+    let failed_steps: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.outcome == Outcome::Failed)
+        .map(|s| s.name.as_str())
+        .collect();
     // Steps that are not tests themselves count as one failure each when
     // they fail (the others bump the counts as they go).
-    let setup_failures = steps.iter().filter(|s| s.outcome == Outcome::Failed && SETUP_STEPS.contains(&s.name.as_str())).count() as u64;
-    println!("xtask: {} passed, {} failed, {} skipped", counts.passed, counts.failed + setup_failures, counts.ignored);
+    let setup_failures = steps
+        .iter()
+        .filter(|s| s.outcome == Outcome::Failed && SETUP_STEPS.contains(&s.name.as_str()))
+        .count() as u64;
+    println!(
+        "xtask: {} passed, {} failed, {} skipped",
+        counts.passed,
+        counts.failed + setup_failures,
+        counts.ignored
+    );
     if failed_steps.is_empty() {
         Ok(())
     } else {
@@ -139,7 +174,12 @@ fn step(steps: &mut Vec<Step>, name: &str, f: impl FnOnce() -> Result<(Outcome, 
             (Outcome::Failed, e)
         }
     };
-    steps.push(Step { name: name.into(), outcome, time: t.elapsed(), detail });
+    steps.push(Step {
+        name: name.into(),
+        outcome,
+        time: t.elapsed(),
+        detail,
+    });
 }
 
 /// Parses libtest's `test result: ok. 3 passed; 1 failed; 2 ignored; …`.
@@ -230,7 +270,11 @@ fn toml_string_list(text: &str, key: &str) -> Vec<String> {
     }
     let inner = body.split_once('[').map(|x| x.1).unwrap_or("");
     let inner = inner.split(']').next().unwrap_or("");
-    inner.split(',').map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()).collect()
+    inner
+        .split(',')
+        .map(|s| s.trim().trim_matches('"').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// `name = "…"` of a package manifest's [package] section.
@@ -240,7 +284,11 @@ fn package_name(manifest: &str) -> Option<String> {
         if l.starts_with('[') {
             in_package = l == "[package]";
         } else if in_package {
-            if let Some(v) = l.strip_prefix("name").map(str::trim_start).and_then(|r| r.strip_prefix('=')) {
+            if let Some(v) = l
+                .strip_prefix("name")
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('='))
+            {
                 return Some(v.trim().trim_matches('"').to_string());
             }
         }
@@ -282,7 +330,12 @@ fn fuzz(steps: &mut Vec<Step>, counts: &mut Counts) {
     });
     for t in &targets {
         if !built {
-            steps.push(Step { name: format!("fuzz {t}"), outcome: Outcome::Failed, time: Duration::ZERO, detail: "not built".into() });
+            steps.push(Step {
+                name: format!("fuzz {t}"),
+                outcome: Outcome::Failed,
+                time: Duration::ZERO,
+                detail: "not built".into(),
+            });
             counts.failed += 1;
             continue;
         }
@@ -321,7 +374,10 @@ fn fuzz(steps: &mut Vec<Step>, counts: &mut Counts) {
 /// The VM test layer: keel as PID 1 under qemu (xtask/src/scenarios.rs).
 fn vm_tests(o: &Options, counts: &mut Counts) -> (Outcome, String) {
     println!("\n== xtask test: vm tests ==");
-    let opts = crate::scenarios::Options { filter: o.scenarios.clone(), install: o.install };
+    let opts = crate::scenarios::Options {
+        filter: o.scenarios.clone(),
+        install: o.install,
+    };
     match crate::scenarios::run(&opts) {
         Ok(r) => {
             counts.passed += r.passed as u64;
@@ -347,22 +403,32 @@ mod tests {
         assert_eq!(toml_string_list(m, "members"), ["rt", "init", "bench"]);
         assert_eq!(toml_string_list(m, "default-members"), ["rt"]);
         assert!(toml_string_list(m, "nope").is_empty());
-        assert_eq!(package_name("[package]\nname = \"keel-init\"\n[dependencies]\nname = 1\n").as_deref(), Some("keel-init"));
+        assert_eq!(
+            package_name("[package]\nname = \"keel-init\"\n[dependencies]\nname = 1\n").as_deref(),
+            Some("keel-init")
+        );
         assert_eq!(package_name("[lib]\nname = \"x\"\n"), None);
         // This workspace: the static binaries, and nothing else.
         let v = static_packages();
-        assert!(v.contains(&"keel-init".to_string()) && v.contains(&"keel-bench-floor".to_string()), "{v:?}");
+        assert!(
+            v.contains(&"keel-init".to_string()) && v.contains(&"keel-bench-floor".to_string()),
+            "{v:?}"
+        );
         assert!(!v.contains(&"keel-supervisor".to_string()));
     }
 
     #[test]
     fn parses_libtest_summaries() {
         assert_eq!(
-            parse_test_result("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"),
+            parse_test_result(
+                "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+            ),
             Some((12, 0, 1))
         );
         assert_eq!(
-            parse_test_result("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.20s"),
+            parse_test_result(
+                "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.20s"
+            ),
             Some((3, 2, 0))
         );
         assert_eq!(parse_test_result("running 3 tests"), None);

@@ -33,7 +33,10 @@ pub fn busybox_rootfs(dir: &Path) -> Result<()> {
     if !target.exists() {
         std::fs::copy(&bb, &target).map_err(|e| io(e, &target))?;
     }
-    let list = std::process::Command::new(&bb).arg("--list").output().map_err(|e| io(e, &bb))?;
+    let list = std::process::Command::new(&bb)
+        .arg("--list")
+        .output()
+        .map_err(|e| io(e, &bb))?;
     for name in String::from_utf8_lossy(&list.stdout).lines() {
         let name = name.trim();
         if name.is_empty() || name.contains('/') || name == "busybox" {

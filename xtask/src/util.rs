@@ -11,7 +11,10 @@ pub type Result<T> = std::result::Result<T, String>;
 
 /// The workspace root (the parent of xtask/).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// cargo's target directory: $CARGO_TARGET_DIR if set (relative to the
@@ -225,6 +228,15 @@ pub fn poll<T>(timeout: Duration, every: Duration, mut f: impl FnMut() -> Option
 
 /// The rustc host triple's installed targets, if rustup is there.
 pub fn installed_targets() -> Option<Vec<String>> {
-    let o = Command::new("rustup").args(["target", "list", "--installed"]).stderr(Stdio::null()).output().ok()?;
-    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).lines().map(|l| l.trim().to_string()).collect())
+    let o = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    o.status.success().then(|| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .collect()
+    })
 }

@@ -59,7 +59,10 @@ impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Exit::Verdict(n) => write!(f, "verdict {n}"),
-            Exit::NoVerdict => write!(f, "no verdict (qemu ended without one: the guest powered off or rebooted)"),
+            Exit::NoVerdict => write!(
+                f,
+                "no verdict (qemu ended without one: the guest powered off or rebooted)"
+            ),
             Exit::Timeout => write!(f, "timeout"),
             Exit::KernelPanic => write!(f, "kernel panic"),
             Exit::Qemu(m) => write!(f, "qemu failed: {m}"),
@@ -92,18 +95,28 @@ impl VmResult {
     /// A clear message about an unexpected end: what happened, the result
     /// lines, and the console's tail.
     pub fn failure(&self, what: &str) -> String {
-        let mut s = format!("{}: {what}\n  exit: {}; wall {}", self.name, self.exit, util::fmt_dur(self.wall));
+        let mut s = format!(
+            "{}: {what}\n  exit: {}; wall {}",
+            self.name,
+            self.exit,
+            util::fmt_dur(self.wall)
+        );
         match self.exit {
             Exit::Timeout => s.push_str("\n  the VM did not end in time: keel hung, or never powered off"),
             Exit::KernelPanic => s.push_str("\n  the kernel panicked: did PID 1 exit or crash?"),
-            Exit::NoVerdict => s.push_str("\n  no verdict: the guest powered off without writing to port 0xf4 (verdict_port missing?)"),
+            Exit::NoVerdict => {
+                s.push_str("\n  no verdict: the guest powered off without writing to port 0xf4 (verdict_port missing?)")
+            }
             _ => {}
         }
         s.push_str(&format!("\n  result lines ({}):", self.results.len()));
         for r in &self.results {
             s.push_str(&format!("\n    {r}"));
         }
-        s.push_str(&format!("\n  console tail (all of it: {}):", self.dir.join("console.log").display()));
+        s.push_str(&format!(
+            "\n  console tail (all of it: {}):",
+            self.dir.join("console.log").display()
+        ));
         for l in self.console_tail(40).lines() {
             s.push_str(&format!("\n    | {l}"));
         }
@@ -124,7 +137,10 @@ impl VmResult {
 
     /// `DATA KEY VALUE…` lines: the value of KEY (the rest of the line).
     pub fn data(&self, key: &str) -> Option<String> {
-        self.lines_of("DATA").into_iter().find(|w| w.first() == Some(&key)).map(|w| w[1..].join(" "))
+        self.lines_of("DATA")
+            .into_iter()
+            .find(|w| w.first() == Some(&key))
+            .map(|w| w[1..].join(" "))
     }
 }
 
@@ -213,24 +229,44 @@ impl Vm {
         let mut c = Command::new(QEMU);
         c.args(["-accel", "tcg", "-M", "pc", "-m"])
             .arg(self.memory_mb.to_string())
-            .args(["-smp", "1", "-nodefaults", "-display", "none", "-no-reboot", "-bios", QBOOT, "-kernel"])
+            .args([
+                "-smp",
+                "1",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-no-reboot",
+                "-bios",
+                QBOOT,
+                "-kernel",
+            ])
             .arg(vmlinux)
             .arg("-initrd")
             .arg(initrd)
             .arg("-append")
             .arg(append)
             .arg("-serial")
-            .arg(if self.console == Console::Terminal { "mon:stdio" } else { "stdio" })
+            .arg(if self.console == Console::Terminal {
+                "mon:stdio"
+            } else {
+                "stdio"
+            })
             .arg("-serial")
             .arg(format!("file:{}", results.display()))
-            .args(["-device", &format!("isa-debug-exit,iobase={VERDICT_PORT:#x},iosize=0x04")]);
+            .args([
+                "-device",
+                &format!("isa-debug-exit,iobase={VERDICT_PORT:#x},iosize=0x04"),
+            ]);
         Ok(c)
     }
 
     /// Boots, waits for the end (or the timeout), and says how it went.
     /// Err only when the VM could not be set up at all.
     pub fn run(self) -> Result<VmResult> {
-        let dir = self.dir.clone().unwrap_or_else(|| util::target_dir().join("vm").join(&self.name));
+        let dir = self
+            .dir
+            .clone()
+            .unwrap_or_else(|| util::target_dir().join("vm").join(&self.name));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let results_path = dir.join("results.txt");
         let _ = std::fs::remove_file(&results_path);
@@ -254,13 +290,25 @@ impl Vm {
             })
             .unwrap_or_default();
         let _ = std::fs::write(dir.join("console.log"), &console);
-        Ok(VmResult { name: self.name, exit, console, results, wall, dir })
+        Ok(VmResult {
+            name: self.name,
+            exit,
+            console,
+            results,
+            wall,
+            dir,
+        })
     }
 
     fn run_piped(&self, cmd: &mut Command) -> Result<(Exit, String)> {
         use std::os::unix::process::CommandExt;
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start {QEMU}: {e} (install qemu-system-x86)"))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {QEMU}: {e} (install qemu-system-x86)"))?;
         let out = child.stdout.take().ok_or("no stdout pipe")?;
         let mut err = child.stderr.take().ok_or("no stderr pipe")?;
         let err_thread = std::thread::spawn(move || {
@@ -305,7 +353,11 @@ impl Vm {
                 println!("[{}] qemu: {l}", self.name);
             }
         }
-        let exit = if timed_out { Exit::Timeout } else { decode(st.code(), &console, &stderr) };
+        let exit = if timed_out {
+            Exit::Timeout
+        } else {
+            decode(st.code(), &console, &stderr)
+        };
         Ok((exit, console))
     }
 }
@@ -320,14 +372,18 @@ pub fn decode(code: Option<i32>, console: &str, stderr: &str) -> Exit {
     let panicked = console.contains("Kernel panic");
     let said: Option<u8> = console.lines().rev().find_map(|l| {
         let rest = &l[l.find("keel: verdict ")? + "keel: verdict ".len()..];
-        rest.contains(" to I/O port").then(|| rest.split_whitespace().next()?.parse().ok()).flatten()
+        rest.contains(" to I/O port")
+            .then(|| rest.split_whitespace().next()?.parse().ok())
+            .flatten()
     });
     match code {
         Some(0) if panicked => Exit::KernelPanic,
         Some(0) => Exit::NoVerdict,
         // qemu's own errors are status 1 too, before the guest said anything.
         Some(1) if console.is_empty() && !stderr.trim().is_empty() => Exit::Qemu(stderr.trim().to_string()),
-        Some(c) if c % 2 == 1 && said.is_some_and(|n| (2 * u32::from(n) + 1) & 0xff == c as u32) => Exit::Verdict(said.unwrap_or(0)),
+        Some(c) if c % 2 == 1 && said.is_some_and(|n| (2 * u32::from(n) + 1) & 0xff == c as u32) => {
+            Exit::Verdict(said.unwrap_or(0))
+        }
         Some(c) if c % 2 == 1 => Exit::Verdict(((c - 1) / 2) as u8),
         Some(c) => Exit::Qemu(format!("exit status {c}: {}", stderr.trim())),
         None => Exit::Qemu(format!("killed by a signal: {}", stderr.trim())),
@@ -366,7 +422,11 @@ static FREED: Condvar = Condvar::new();
 
 /// How many VMs may run at once: $KEEL_VM_JOBS, else 2.
 pub fn max_vms() -> usize {
-    std::env::var("KEEL_VM_JOBS").ok().and_then(|v| v.parse().ok()).filter(|n| *n >= 1).unwrap_or(2)
+    std::env::var("KEEL_VM_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(2)
 }
 
 /// One of the [`max_vms`] slots, held while a VM runs.
@@ -396,7 +456,10 @@ impl Drop for Slot {
 
 /// The Debian packages behind the VM layer: (package, what it gives).
 pub const VM_PACKAGES: &[(&str, &str)] = &[
-    ("qemu-system-x86", "qemu-system-x86_64 (and qemu-system-data: qboot.rom)"),
+    (
+        "qemu-system-x86",
+        "qemu-system-x86_64 (and qemu-system-data: qboot.rom)",
+    ),
     ("busybox-static", "the static busybox of the images"),
     ("xz-utils", "xz: the uncompressed vmlinux is cut out of vmlinuz"),
 ];
@@ -436,11 +499,18 @@ pub fn ensure_tools(allow_install: bool) -> Result<()> {
     if !allow_install || !util::is_root() {
         return Err(format!(
             "missing for the VMs: {}; install them with: sudo apt-get install -y --no-install-recommends {}",
-            missing.iter().map(|(p, w)| format!("{p} ({w})")).collect::<Vec<_>>().join(", "),
+            missing
+                .iter()
+                .map(|(p, w)| format!("{p} ({w})"))
+                .collect::<Vec<_>>()
+                .join(", "),
             names.join(" ")
         ));
     }
-    println!("xtask: vm: installing {} with apt-get (running as root)", names.join(" "));
+    println!(
+        "xtask: vm: installing {} with apt-get (running as root)",
+        names.join(" ")
+    );
     let apt = |args: &[&str]| {
         let mut c = Command::new("apt-get");
         c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
@@ -450,7 +520,10 @@ pub fn ensure_tools(allow_install: bool) -> Result<()> {
     util::run(apt(&["install", "-y", "-q", "--no-install-recommends"]).args(&names))?;
     let still = missing_tools();
     if !still.is_empty() {
-        return Err(format!("still missing after apt-get: {}", still.iter().map(|m| m.0).collect::<Vec<_>>().join(" ")));
+        return Err(format!(
+            "still missing after apt-get: {}",
+            still.iter().map(|m| m.0).collect::<Vec<_>>().join(" ")
+        ));
     }
     Ok(())
 }
@@ -467,7 +540,12 @@ pub fn kernel() -> Result<keel_rootfs::kernel::KernelTree> {
         )
     })?;
     if t.elapsed() > Duration::from_secs(5) {
-        println!("xtask: vm: kernel {} fetched into {} in {}", k.version, cache.display(), util::fmt_dur(t.elapsed()));
+        println!(
+            "xtask: vm: kernel {} fetched into {} in {}",
+            k.version,
+            cache.display(),
+            util::fmt_dur(t.elapsed())
+        );
     }
     Ok(k)
 }
@@ -482,13 +560,29 @@ mod tests {
         assert_eq!(decode(Some(7), "x", ""), Exit::Verdict(3));
         assert_eq!(decode(Some(255), "x", ""), Exit::Verdict(127));
         assert_eq!(decode(Some(0), "x", ""), Exit::NoVerdict);
-        assert_eq!(decode(Some(0), "[ 1.0] Kernel panic - not syncing: Attempted to kill init!", ""), Exit::KernelPanic);
-        assert!(matches!(decode(Some(1), "", "qemu-system-x86_64: -bios x: could not load"), Exit::Qemu(_)));
+        assert_eq!(
+            decode(
+                Some(0),
+                "[ 1.0] Kernel panic - not syncing: Attempted to kill init!",
+                ""
+            ),
+            Exit::KernelPanic
+        );
+        assert!(matches!(
+            decode(Some(1), "", "qemu-system-x86_64: -bios x: could not load"),
+            Exit::Qemu(_)
+        ));
         assert!(matches!(decode(Some(2), "", ""), Exit::Qemu(_)));
         // 137 = 128 + SIGKILL: 2·137+1 = 275 → 19 as an exit status.
-        assert_eq!(decode(Some(19), "keel: verdict 137 to I/O port 0xf4\n", ""), Exit::Verdict(137));
+        assert_eq!(
+            decode(Some(19), "keel: verdict 137 to I/O port 0xf4\n", ""),
+            Exit::Verdict(137)
+        );
         assert_eq!(decode(Some(19), "", ""), Exit::Verdict(9));
-        assert_eq!(decode(Some(7), "keel: verdict 3 to I/O port 0xf4\n", ""), Exit::Verdict(3));
+        assert_eq!(
+            decode(Some(7), "keel: verdict 3 to I/O port 0xf4\n", ""),
+            Exit::Verdict(3)
+        );
     }
 
     #[test]
@@ -497,7 +591,11 @@ mod tests {
             name: "t".into(),
             exit: Exit::Verdict(0),
             console: "a\nb\nc\n".into(),
-            results: vec!["RESULT PASS mounts /proc /sys".into(), "DATA rss_kb 412".into(), "noise".into()],
+            results: vec![
+                "RESULT PASS mounts /proc /sys".into(),
+                "DATA rss_kb 412".into(),
+                "noise".into(),
+            ],
             wall: Duration::ZERO,
             dir: PathBuf::from("/tmp"),
         };

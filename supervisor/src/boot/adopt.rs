@@ -39,7 +39,8 @@ fn dec(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 19 {
         return None;
     }
-    b.iter().try_fold(0u64, |a, &c| c.is_ascii_digit().then(|| a * 10 + u64::from(c - b'0')))
+    b.iter()
+        .try_fold(0u64, |a, &c| c.is_ascii_digit().then(|| a * 10 + u64::from(c - b'0')))
 }
 
 /// Parses one status line (`name=web state=running pid=812 …`). None for
@@ -49,7 +50,13 @@ pub fn parse_status_line(line: &[u8]) -> Option<StatusLine<'_>> {
     if line.first() == Some(&b'#') {
         return None;
     }
-    let mut s = StatusLine { name: b"", state: b"", pid: None, restarts: 0, exit: None };
+    let mut s = StatusLine {
+        name: b"",
+        state: b"",
+        pid: None,
+        restarts: 0,
+        exit: None,
+    };
     for f in line.split(|&c| c == b' ').filter(|f| !f.is_empty()) {
         let eq = f.iter().position(|&c| c == b'=')?;
         let (k, v) = (f.get(..eq)?, f.get(eq + 1..)?);
@@ -93,7 +100,8 @@ pub fn ppid_of(status: &[u8]) -> Option<i32> {
 pub fn in_cgroup(proc_cgroup: &[u8], name: &[u8]) -> bool {
     proc_cgroup.split(|&c| c == b'\n').any(|l| {
         let Some(p) = l.strip_prefix(b"0::/") else { return false };
-        p.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.first() == Some(&b'/'))
+        p.strip_prefix(name)
+            .is_some_and(|rest| rest.is_empty() || rest.first() == Some(&b'/'))
     })
 }
 
@@ -129,7 +137,10 @@ pub fn check(pid: i32, name: &[u8], cgroup: bool) -> Result<OwnedFd, Refused> {
     if cgroup {
         let mut path = keel_rt::path::CBuf::<48>::from(b"/proc/");
         path.push_u64(pid as u64).push(b"/cgroup");
-        let n = path.as_cstr().and_then(|c| keel_rt::fs::read_into(c, &mut buf)).map_err(Refused::Gone)?;
+        let n = path
+            .as_cstr()
+            .and_then(|c| keel_rt::fs::read_into(c, &mut buf))
+            .map_err(Refused::Gone)?;
         if !in_cgroup(buf.get(..n).unwrap_or(&[]), name) {
             return Err(Refused::OtherCgroup);
         }
@@ -188,19 +199,28 @@ mod tests {
     fn status_lines() {
         let l = b"name=web state=running pid=812 restarts=2 ready=- exit=- user_ns=- mnt_ns=4026532301 since=1.000 boot=0.005 reason=-";
         let s = parse_status_line(l).unwrap();
-        assert_eq!((s.name, s.state, s.pid, s.restarts, s.exit), (&b"web"[..], &b"running"[..], Some(812), 2, None));
+        assert_eq!(
+            (s.name, s.state, s.pid, s.restarts, s.exit),
+            (&b"web"[..], &b"running"[..], Some(812), 2, None)
+        );
         assert!(s.live());
         let s = parse_status_line(b"name=job state=exited pid=- restarts=0 ready=- exit=3 reason=-").unwrap();
         assert_eq!((s.pid, s.exit), (None, Some(3)));
         assert!(!s.live());
-        assert!(parse_status_line(b"name=x state=stopping pid=9 exit=137").unwrap().live());
+        assert!(parse_status_line(b"name=x state=stopping pid=9 exit=137")
+            .unwrap()
+            .live());
         assert!(parse_status_line(b"name=x state=starting pid=9").unwrap().live());
         assert!(!parse_status_line(b"name=x state=backoff pid=-").unwrap().live());
         assert_eq!(parse_status_line(b"# keel-containers v1"), None);
         assert_eq!(parse_status_line(b""), None);
         assert_eq!(parse_status_line(b"name=web"), None);
         assert_eq!(parse_status_line(b"name=../x state=running"), None);
-        assert_eq!(parse_status_line(b"name=web state=running pid=1"), None, "never adopt pid 1");
+        assert_eq!(
+            parse_status_line(b"name=web state=running pid=1"),
+            None,
+            "never adopt pid 1"
+        );
         assert_eq!(parse_status_line(b"name=web state=running pid=0"), None);
         assert_eq!(parse_status_line(b"name=web state=running pid=99999999999"), None);
         assert_eq!(parse_status_line(b"name=web state=running pid=12a"), None);
@@ -212,7 +232,10 @@ mod tests {
 
     #[test]
     fn proc_files() {
-        assert_eq!(ppid_of(b"Name:\tsh\nState:\tS (sleeping)\nTgid:\t5\nPid:\t5\nPPid:\t1\n"), Some(1));
+        assert_eq!(
+            ppid_of(b"Name:\tsh\nState:\tS (sleeping)\nTgid:\t5\nPid:\t5\nPPid:\t1\n"),
+            Some(1)
+        );
         assert_eq!(ppid_of(b"PPid:\t4242"), Some(4242));
         assert_eq!(ppid_of(b"Name:\tx\n"), None);
         assert!(in_cgroup(b"0::/web\n", b"web"));
@@ -234,7 +257,10 @@ mod tests {
         assert!(!t.all_running());
         t.adopt(web, 812, true, 2, 100);
         let e = t.get(web).unwrap();
-        assert_eq!((e.state, e.pid, e.init_alive, e.ready, e.restarts), (State::Running, 812, true, true, 2));
+        assert_eq!(
+            (e.state, e.pid, e.init_alive, e.ready, e.restarts),
+            (State::Running, 812, true, true, 2)
+        );
         assert_eq!(t.slot_of_pid(812), Some(web));
         t.restore_ended(job, final_state(b"exited").unwrap(), Some(0), 0, 100);
         t.restore_ended(bad, final_state(b"failed").unwrap(), Some(3), 5, 100);

@@ -18,9 +18,7 @@ pub fn load() {
     if LEN.load(Ordering::Acquire) != usize::MAX {
         return;
     }
-    // SAFETY: keel has no threads; this is the only writer, it runs once
-    // (LEN guards it) and before any reader, which only reads after LEN is
-    // published.
+    // SAFETY: keel has no threads; this is the only writer, it runs once (LEN guards it) and before any reader, which only reads after LEN is published.
     let buf = unsafe { &mut *core::ptr::addr_of_mut!(CMDLINE) };
     let n = match keel_rt::fs::read_into(c"/proc/cmdline", buf) {
         Ok(n) => n,
@@ -75,7 +73,9 @@ pub fn value<'a>(text: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         if word == b"--" {
             break;
         }
-        let word = word.strip_prefix(b"\"").map_or(word, |w| w.strip_suffix(b"\"").unwrap_or(w));
+        let word = word
+            .strip_prefix(b"\"")
+            .map_or(word, |w| w.strip_suffix(b"\"").unwrap_or(w));
         if let Some(eq) = word.iter().position(|&c| c == b'=') {
             if word.get(..eq) == Some(name) {
                 let v = word.get(eq + 1..).unwrap_or(&[]);

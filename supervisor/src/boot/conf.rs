@@ -110,7 +110,11 @@ impl Default for Settings {
 
 impl Conf<'_> {
     pub fn settings(&self) -> Settings {
-        Settings { on_empty: self.on_empty, verdict_port: self.verdict_port, shutdown_timeout_ms: self.shutdown_timeout_ms }
+        Settings {
+            on_empty: self.on_empty,
+            verdict_port: self.verdict_port,
+            shutdown_timeout_ms: self.shutdown_timeout_ms,
+        }
     }
 
     /// The `module` line for `name` (`-` and `_` are the same), if any.
@@ -132,7 +136,9 @@ pub fn same_module(a: &[u8], b: &[u8]) -> bool {
 
 /// A module name: 1 to 55 bytes of `A-Z a-z 0-9 _ -`.
 pub fn valid_module_name(n: &[u8]) -> bool {
-    !n.is_empty() && n.len() <= MODULE_NAME_MAX && n.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+    !n.is_empty()
+        && n.len() <= MODULE_NAME_MAX
+        && n.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -183,7 +189,10 @@ pub fn parse(buf: &mut SpecBuf) -> Result<Conf<'_>, ParseError> {
         return Err(ParseError::new(0, "file larger than 16384 bytes", b""));
     }
     let n = buf.len.saturating_add(1);
-    let region = buf.bytes.get_mut(..n).ok_or(ParseError::new(0, "file larger than 16384 bytes", b""))?;
+    let region = buf
+        .bytes
+        .get_mut(..n)
+        .ok_or(ParseError::new(0, "file larger than 16384 bytes", b""))?;
     let mut c = Conf::default();
     let mut seen = [0u32; KEYS.len()];
     let mut allow_line = 0u32;
@@ -191,8 +200,10 @@ pub fn parse(buf: &mut SpecBuf) -> Result<Conf<'_>, ParseError> {
     while let Some(toks) = lines.next_line() {
         let mut t = toks?;
         let Some(key) = t.next_tok() else { continue };
-        let Some((idx, &(_, k, repeatable))) =
-            KEYS.iter().enumerate().find(|(_, (name, _, _))| name.as_bytes() == key.bytes())
+        let Some((idx, &(_, k, repeatable))) = KEYS
+            .iter()
+            .enumerate()
+            .find(|(_, (name, _, _))| name.as_bytes() == key.bytes())
         else {
             return Err(err(&t, "unknown key", key.bytes()));
         };
@@ -224,7 +235,11 @@ pub fn parse(buf: &mut SpecBuf) -> Result<Conf<'_>, ParseError> {
                 if c.module(v.bytes()).is_some() {
                     return Err(err(&t, "module given twice", v.bytes()));
                 }
-                let mut m = ModuleLine { name: v.cstr(), params: Vec::new(), line: t.line };
+                let mut m = ModuleLine {
+                    name: v.cstr(),
+                    params: Vec::new(),
+                    line: t.line,
+                };
                 while let Some(p) = t.next_tok() {
                     check_param(&t, p.bytes())?;
                     if m.params.push(p.cstr()).is_err() {
@@ -265,7 +280,8 @@ pub fn parse(buf: &mut SpecBuf) -> Result<Conf<'_>, ParseError> {
             }
             Key::VerdictPort => {
                 let v = need(&mut t, "verdict_port needs an I/O port number")?;
-                let port = port_number(v.bytes()).ok_or(err(&t, "an I/O port is 0 to 65535 (0x0 to 0xffff)", v.bytes()))?;
+                let port =
+                    port_number(v.bytes()).ok_or(err(&t, "an I/O port is 0 to 65535 (0x0 to 0xffff)", v.bytes()))?;
                 c.verdict_port = Some(port);
                 end(&mut t)?;
             }
@@ -316,8 +332,16 @@ pub fn parse(buf: &mut SpecBuf) -> Result<Conf<'_>, ParseError> {
 /// spaces in double quotes, so a value may hold spaces but no `"`.
 fn check_param(t: &Toks<'_>, p: &[u8]) -> Result<(), ParseError> {
     let name = p.split(|&b| b == b'=').next().unwrap_or(&[]);
-    if name.is_empty() || !name.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')) {
-        return Err(err(t, "a module parameter is NAME or NAME=VALUE (NAME of A-Z a-z 0-9 _ - .)", p));
+    if name.is_empty()
+        || !name
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    {
+        return Err(err(
+            t,
+            "a module parameter is NAME or NAME=VALUE (NAME of A-Z a-z 0-9 _ - .)",
+            p,
+        ));
     }
     if p.iter().any(|&c| c == b'"' || c == b'\n') {
         return Err(err(t, "a module parameter cannot hold a double quote or a newline", p));
@@ -328,7 +352,11 @@ fn check_param(t: &Toks<'_>, p: &[u8]) -> Result<(), ParseError> {
 /// Dotted words, none empty, no `/`: `net.ipv4.ip_forward`.
 fn check_sysctl_key(t: &Toks<'_>, k: &[u8]) -> Result<(), ParseError> {
     if k.is_empty() || k.split(|&c| c == b'.').any(|w| w.is_empty()) || k.iter().any(|&c| c == b'/' || c <= b' ') {
-        return Err(err(t, "a sysctl key is dotted words without / (net.ipv4.ip_forward)", k));
+        return Err(err(
+            t,
+            "a sysctl key is dotted words without / (net.ipv4.ip_forward)",
+            k,
+        ));
     }
     Ok(())
 }
@@ -362,7 +390,10 @@ pub fn join_params<const N: usize>(params: &[&CStr], out: &mut keel_rt::path::CB
         match b.iter().position(|&c| c == b'=') {
             Some(eq) if b.iter().any(|&c| c == b' ' || c == b'\t') => {
                 let (name, val) = b.split_at(eq);
-                out.push(name).push(b"=\"").push(val.get(1..).unwrap_or(&[])).push(b"\"");
+                out.push(name)
+                    .push(b"=\"")
+                    .push(val.get(1..).unwrap_or(&[]))
+                    .push(b"\"");
             }
             _ => {
                 out.push(b);
@@ -395,7 +426,14 @@ mod tests {
         with("", |r| {
             let c = r.unwrap();
             assert_eq!(c, Conf::default());
-            assert_eq!(c.settings(), Settings { on_empty: OnEmpty::Poweroff, verdict_port: None, shutdown_timeout_ms: 10_000 });
+            assert_eq!(
+                c.settings(),
+                Settings {
+                    on_empty: OnEmpty::Poweroff,
+                    verdict_port: None,
+                    shutdown_timeout_ms: 10_000
+                }
+            );
         });
         with("# only a comment\n\n   \n", |r| assert_eq!(r.unwrap(), Conf::default()));
     }
@@ -436,7 +474,11 @@ modprobe_allow fscache nfsv4
             assert_eq!(c.modprobe_allow.len(), 3);
             assert!(c.allows(b"dns-resolver") && c.allows(b"fscache") && !c.allows(b"nfs"));
         });
-        for (v, e) in [("poweroff", OnEmpty::Poweroff), ("halt", OnEmpty::Halt), ("stay", OnEmpty::Stay)] {
+        for (v, e) in [
+            ("poweroff", OnEmpty::Poweroff),
+            ("halt", OnEmpty::Halt),
+            ("stay", OnEmpty::Stay),
+        ] {
             with(&format!("on_empty {v}"), |r| assert_eq!(r.unwrap().on_empty, e));
         }
         with("verdict_port 244\nmodprobe off", |r| {
@@ -448,36 +490,87 @@ modprobe_allow fscache nfsv4
     #[test]
     fn errors_name_their_line() {
         assert_eq!(error("hostname a\nbogus x"), (2, "unknown key", "bogus".into()));
-        assert_eq!(error("hostname a\nhostname b"), (2, "key given twice", "hostname".into()));
+        assert_eq!(
+            error("hostname a\nhostname b"),
+            (2, "key given twice", "hostname".into())
+        );
         assert_eq!(error("hostname"), (1, "hostname needs a name", "".into()));
         assert_eq!(error("hostname a b").1, "unexpected word");
-        assert_eq!(error("hostname \"a b\"").1, "a host name has no spaces, control bytes or /");
-        assert_eq!(error(&format!("hostname {}", "h".repeat(65))).1, "a host name is 1 to 64 bytes");
+        assert_eq!(
+            error("hostname \"a b\"").1,
+            "a host name has no spaces, control bytes or /"
+        );
+        assert_eq!(
+            error(&format!("hostname {}", "h".repeat(65))).1,
+            "a host name is 1 to 64 bytes"
+        );
         assert_eq!(error("\n\nmodule").0, 3);
-        assert_eq!(error("module nfs/x").1, "a module name is 1 to 55 bytes of A-Z a-z 0-9 _ -");
+        assert_eq!(
+            error("module nfs/x").1,
+            "a module name is 1 to 55 bytes of A-Z a-z 0-9 _ -"
+        );
         assert_eq!(error("module a\nmodule a").1, "module given twice");
         assert_eq!(error("module a_b\nmodule a-b").1, "module given twice");
-        assert_eq!(error("module a =1").1, "a module parameter is NAME or NAME=VALUE (NAME of A-Z a-z 0-9 _ - .)");
-        assert_eq!(error("module a \"x=\\\"\"").1, "a module parameter cannot hold a double quote or a newline");
-        let many = format!("module a {}", (0..17).map(|i| format!("p{i}=1")).collect::<std::vec::Vec<_>>().join(" "));
+        assert_eq!(
+            error("module a =1").1,
+            "a module parameter is NAME or NAME=VALUE (NAME of A-Z a-z 0-9 _ - .)"
+        );
+        assert_eq!(
+            error("module a \"x=\\\"\"").1,
+            "a module parameter cannot hold a double quote or a newline"
+        );
+        let many = format!(
+            "module a {}",
+            (0..17)
+                .map(|i| format!("p{i}=1"))
+                .collect::<std::vec::Vec<_>>()
+                .join(" ")
+        );
         assert_eq!(error(&many).1, "more than 16 parameters");
         let mods: String = (0..33).map(|i| format!("module m{i}\n")).collect();
         assert_eq!(error(&mods), (33, "more than 32 modules", "".into()));
-        assert_eq!(error("sysctl a..b 1").1, "a sysctl key is dotted words without / (net.ipv4.ip_forward)");
-        assert_eq!(error("sysctl a/b 1").1, "a sysctl key is dotted words without / (net.ipv4.ip_forward)");
+        assert_eq!(
+            error("sysctl a..b 1").1,
+            "a sysctl key is dotted words without / (net.ipv4.ip_forward)"
+        );
+        assert_eq!(
+            error("sysctl a/b 1").1,
+            "a sysctl key is dotted words without / (net.ipv4.ip_forward)"
+        );
         assert_eq!(error("sysctl a.b").1, "sysctl needs a value");
         assert_eq!(error("sysctl a.b \"\"").1, "sysctl value is empty");
-        assert_eq!(error("sysctl a.b 1\nsysctl a.b 2"), (2, "sysctl key given twice", "a.b".into()));
+        assert_eq!(
+            error("sysctl a.b 1\nsysctl a.b 2"),
+            (2, "sysctl key given twice", "a.b".into())
+        );
         assert_eq!(error("sysctl a.b 1 2").1, "unexpected word");
-        assert_eq!(error("on_empty explode").1, "on_empty is poweroff, reboot, halt or stay");
-        assert_eq!(error("verdict_port 65536").1, "an I/O port is 0 to 65535 (0x0 to 0xffff)");
-        assert_eq!(error("verdict_port 0x10000").1, "an I/O port is 0 to 65535 (0x0 to 0xffff)");
+        assert_eq!(
+            error("on_empty explode").1,
+            "on_empty is poweroff, reboot, halt or stay"
+        );
+        assert_eq!(
+            error("verdict_port 65536").1,
+            "an I/O port is 0 to 65535 (0x0 to 0xffff)"
+        );
+        assert_eq!(
+            error("verdict_port 0x10000").1,
+            "an I/O port is 0 to 65535 (0x0 to 0xffff)"
+        );
         assert_eq!(error("verdict_port -1").1, "an I/O port is 0 to 65535 (0x0 to 0xffff)");
         assert_eq!(error("shutdown_timeout 10").1, "a duration needs a unit: ms, s, m or h");
         assert_eq!(error("modprobe maybe").1, "modprobe is off or keel");
-        assert_eq!(error("modprobe_allow").1, "modprobe_allow needs one or more module names");
-        assert_eq!(error("# c\nmodprobe_allow nfs\nmodprobe off"), (2, "modprobe_allow needs modprobe keel", "".into()));
-        assert_eq!(error("modprobe_allow nfs"), (1, "modprobe_allow needs modprobe keel", "".into()));
+        assert_eq!(
+            error("modprobe_allow").1,
+            "modprobe_allow needs one or more module names"
+        );
+        assert_eq!(
+            error("# c\nmodprobe_allow nfs\nmodprobe off"),
+            (2, "modprobe_allow needs modprobe keel", "".into())
+        );
+        assert_eq!(
+            error("modprobe_allow nfs"),
+            (1, "modprobe_allow needs modprobe keel", "".into())
+        );
         assert_eq!(error("hostname \"unterminated").1, "unterminated quote");
     }
 

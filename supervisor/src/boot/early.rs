@@ -17,8 +17,7 @@ pub fn block_signals() {
 }
 
 fn fd_open(fd: i32) -> bool {
-    // SAFETY: F_GETFD only reads the flags of the descriptor number; a
-    // closed number gives EBADF.
+    // SAFETY: F_GETFD only reads the flags of the descriptor number; a closed number gives EBADF.
     let r = unsafe { sys::syscall(g::__NR_fcntl, [fd as usize, g::F_GETFD as usize, 0, 0, 0, 0]) };
     r.is_ok()
 }
@@ -34,7 +33,9 @@ pub fn stdio() -> bool {
         return true;
     }
     for path in [c"/dev/console", c"/dev/null"] {
-        let Ok(fd) = rustix::fs::open(path, OFlags::RDWR | OFlags::NOCTTY, Mode::empty()) else { continue };
+        let Ok(fd) = rustix::fs::open(path, OFlags::RDWR | OFlags::NOCTTY, Mode::empty()) else {
+            continue;
+        };
         let raw = rustix::fd::IntoRawFd::into_raw_fd(fd);
         for target in 0..3 {
             if target != raw && !fd_open(target) {
@@ -73,9 +74,27 @@ const NOSUID_NODEV_NOEXEC: MountFlags = MountFlags::NOSUID.union(MountFlags::NOD
 /// In order: each target exists once the ones before it are mounted.
 fn api() -> [Api; 7] {
     [
-        Api { target: c"/proc", fstype: c"proc", flags: NOSUID_NODEV_NOEXEC, data: None, probe: Probe::Magic(g::PROC_SUPER_MAGIC as u64) },
-        Api { target: c"/sys", fstype: c"sysfs", flags: NOSUID_NODEV_NOEXEC, data: None, probe: Probe::Magic(g::SYSFS_MAGIC as u64) },
-        Api { target: c"/dev", fstype: c"devtmpfs", flags: MountFlags::NOSUID, data: Some(c"mode=0755"), probe: Probe::OtherDev(c"/") },
+        Api {
+            target: c"/proc",
+            fstype: c"proc",
+            flags: NOSUID_NODEV_NOEXEC,
+            data: None,
+            probe: Probe::Magic(g::PROC_SUPER_MAGIC as u64),
+        },
+        Api {
+            target: c"/sys",
+            fstype: c"sysfs",
+            flags: NOSUID_NODEV_NOEXEC,
+            data: None,
+            probe: Probe::Magic(g::SYSFS_MAGIC as u64),
+        },
+        Api {
+            target: c"/dev",
+            fstype: c"devtmpfs",
+            flags: MountFlags::NOSUID,
+            data: Some(c"mode=0755"),
+            probe: Probe::OtherDev(c"/"),
+        },
         Api {
             target: c"/dev/pts",
             fstype: c"devpts",
@@ -83,8 +102,20 @@ fn api() -> [Api; 7] {
             data: Some(c"gid=5,mode=0620,ptmxmode=0666"),
             probe: Probe::Magic(g::DEVPTS_SUPER_MAGIC as u64),
         },
-        Api { target: c"/dev/shm", fstype: c"tmpfs", flags: MountFlags::NOSUID.union(MountFlags::NODEV), data: Some(c"mode=1777"), probe: Probe::OtherDev(c"/dev") },
-        Api { target: c"/run", fstype: c"tmpfs", flags: MountFlags::NOSUID.union(MountFlags::NODEV), data: Some(c"mode=0755"), probe: Probe::OtherDev(c"/") },
+        Api {
+            target: c"/dev/shm",
+            fstype: c"tmpfs",
+            flags: MountFlags::NOSUID.union(MountFlags::NODEV),
+            data: Some(c"mode=1777"),
+            probe: Probe::OtherDev(c"/dev"),
+        },
+        Api {
+            target: c"/run",
+            fstype: c"tmpfs",
+            flags: MountFlags::NOSUID.union(MountFlags::NODEV),
+            data: Some(c"mode=0755"),
+            probe: Probe::OtherDev(c"/"),
+        },
         Api {
             target: c"/sys/fs/cgroup",
             fstype: c"cgroup2",
@@ -116,7 +147,11 @@ pub struct Mounted {
 /// and cgroup2 at /sys/fs/cgroup, each unless already mounted. Failures
 /// are logged and the boot goes on.
 pub fn mount_api() -> Mounted {
-    let mut m = Mounted { done: Line::new(), already: Line::new(), failed: 0 };
+    let mut m = Mounted {
+        done: Line::new(),
+        already: Line::new(),
+        failed: 0,
+    };
     for a in api() {
         let name = a.target.to_bytes();
         if is_mounted(a.target, a.probe) {
@@ -133,7 +168,11 @@ pub fn mount_api() -> Mounted {
             }
             Err(e) => {
                 m.failed += 1;
-                let hint = if a.fstype == c"cgroup2" && e == Errno::NODEV { " (kernel without cgroup2)" } else { "" };
+                let hint = if a.fstype == c"cgroup2" && e == Errno::NODEV {
+                    " (kernel without cgroup2)"
+                } else {
+                    ""
+                };
                 warn!("keel: mount ", a.fstype.to_bytes(), " on ", name, ": ", e, hint);
             }
         }
@@ -150,7 +189,12 @@ pub fn cad_off() {
 
 /// Opens `path` for writing (the console, kmsg), close-on-exec, or -1.
 pub fn open_write(path: &core::ffi::CStr) -> i32 {
-    match rustix::fs::openat(CWD, path, OFlags::WRONLY | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty()) {
+    match rustix::fs::openat(
+        CWD,
+        path,
+        OFlags::WRONLY | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
         Ok(fd) => rustix::fd::IntoRawFd::into_raw_fd(fd),
         Err(_) => -1,
     }

@@ -131,7 +131,12 @@ pub fn leave() -> Result<Left, (&'static str, Errno)> {
 }
 
 fn open_dir<Fd: AsFd>(dir: Fd, name: &core::ffi::CStr) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 fn copy_and_switch() -> Result<Stats, (&'static str, Errno)> {
@@ -140,8 +145,14 @@ fn copy_and_switch() -> Result<Stats, (&'static str, Errno)> {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(e) => return Err(("mkdir /.keel-root", e)),
     }
-    rustix::mount::mount(c"tmpfs", STAGE, c"tmpfs", rustix::mount::MountFlags::empty(), Some(c"mode=0755"))
-        .map_err(|e| ("mount a tmpfs on /.keel-root", e))?;
+    rustix::mount::mount(
+        c"tmpfs",
+        STAGE,
+        c"tmpfs",
+        rustix::mount::MountFlags::empty(),
+        Some(c"mode=0755"),
+    )
+    .map_err(|e| ("mount a tmpfs on /.keel-root", e))?;
     let old = open_dir(CWD, c"/").map_err(|e| ("open /", e))?;
     let new = match open_dir(CWD, STAGE) {
         Ok(fd) => fd,
@@ -182,7 +193,13 @@ fn copy_and_switch() -> Result<Stats, (&'static str, Errno)> {
             }
             Err(e) => {
                 st.errors += 1;
-                warn!("keel: initramfs: move mount ", m.as_bytes(), " into the new root: ", e, " (it stays behind, hidden)");
+                warn!(
+                    "keel: initramfs: move mount ",
+                    m.as_bytes(),
+                    " into the new root: ",
+                    e,
+                    " (it stays behind, hidden)"
+                );
             }
         }
     }
@@ -240,15 +257,25 @@ fn abandon(moved: &[&PathBuf]) {
 }
 
 fn set_meta_fd(fd: &OwnedFd, s: &Stat) {
-    let _ = rustix::fs::fchown(fd, Some(rustix::fs::Uid::from_raw_unchecked(s.st_uid)), Some(rustix::fs::Gid::from_raw_unchecked(s.st_gid)));
+    let _ = rustix::fs::fchown(
+        fd,
+        Some(rustix::fs::Uid::from_raw_unchecked(s.st_uid)),
+        Some(rustix::fs::Gid::from_raw_unchecked(s.st_gid)),
+    );
     let _ = rustix::fs::fchmod(fd, Mode::from_raw_mode(s.st_mode & 0o7777));
     let _ = rustix::fs::futimens(fd, &times(s));
 }
 
 fn times(s: &Stat) -> rustix::fs::Timestamps {
     rustix::fs::Timestamps {
-        last_access: rustix::fs::Timespec { tv_sec: s.st_atime, tv_nsec: s.st_atime_nsec as _ },
-        last_modification: rustix::fs::Timespec { tv_sec: s.st_mtime, tv_nsec: s.st_mtime_nsec as _ },
+        last_access: rustix::fs::Timespec {
+            tv_sec: s.st_atime,
+            tv_nsec: s.st_atime_nsec as _,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: s.st_mtime,
+            tv_nsec: s.st_mtime_nsec as _,
+        },
     }
 }
 
@@ -304,7 +331,10 @@ fn copy_entry(
 ) -> Result<(), Errno> {
     let s = rustix::fs::statat(src, name, AtFlags::SYMLINK_NOFOLLOW)?;
     let perm = Mode::from_raw_mode(s.st_mode & 0o7777);
-    let (uid, gid) = (rustix::fs::Uid::from_raw_unchecked(s.st_uid), rustix::fs::Gid::from_raw_unchecked(s.st_gid));
+    let (uid, gid) = (
+        rustix::fs::Uid::from_raw_unchecked(s.st_uid),
+        rustix::fs::Gid::from_raw_unchecked(s.st_gid),
+    );
     match FileType::from_raw_mode(s.st_mode) {
         FileType::Directory => {
             match rustix::fs::mkdirat(dst, name, Mode::from_raw_mode(0o700)) {
@@ -315,10 +345,22 @@ fn copy_entry(
             if s.st_dev != root_dev {
                 // A mount point: moved along later, not copied.
                 if mounts.push(path.clone()).is_err() {
-                    warn!("keel: initramfs: more than ", MAX_MOUNTS, " mounts: ", path.as_bytes(), " is not moved");
+                    warn!(
+                        "keel: initramfs: more than ",
+                        MAX_MOUNTS,
+                        " mounts: ",
+                        path.as_bytes(),
+                        " is not moved"
+                    );
                 }
             } else if depth >= MAX_DEPTH {
-                warn!("keel: initramfs: ", path.as_bytes(), ": deeper than ", MAX_DEPTH, " directories, not copied");
+                warn!(
+                    "keel: initramfs: ",
+                    path.as_bytes(),
+                    ": deeper than ",
+                    MAX_DEPTH,
+                    " directories, not copied"
+                );
                 st.errors += 1;
             } else {
                 let sd = open_dir(src, name)?;
@@ -328,7 +370,12 @@ fn copy_entry(
             st.dirs += 1;
         }
         FileType::RegularFile => {
-            let from = rustix::fs::openat(src, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+            let from = rustix::fs::openat(
+                src,
+                name,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
             let to = rustix::fs::openat(
                 dst,
                 name,
@@ -367,7 +414,9 @@ fn copy_data(from: &OwnedFd, to: &OwnedFd, size: u64) -> Result<u64, Errno> {
     let mut sendfile_ok = true;
     loop {
         if sendfile_ok {
-            let want = usize::try_from(size.saturating_sub(done)).unwrap_or(usize::MAX).clamp(1 << 16, 1 << 30);
+            let want = usize::try_from(size.saturating_sub(done))
+                .unwrap_or(usize::MAX)
+                .clamp(1 << 16, 1 << 30);
             match rustix::fs::sendfile(to, from, None, want) {
                 Ok(0) => return Ok(done),
                 Ok(n) => {
@@ -403,7 +452,9 @@ fn delete_dir(dir: BorrowedFd<'_>, root_dev: u64, depth: usize, st: &mut Stats) 
         if !name_cstr(name) {
             continue;
         }
-        let Ok(s) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+        let Ok(s) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
         if s.st_dev != root_dev {
             continue;
         }
@@ -441,15 +492,27 @@ mod tests {
     #[test]
     fn root_line_of_mountinfo() {
         // 6.1 booted from an initramfs: the rootfs is mount 1, its own parent.
-        assert_eq!(root_fstype_of_line(b"1 1 0:2 / / rw - rootfs rootfs rw,size=233852k,nr_inodes=58463"), Some(&b"rootfs"[..]));
+        assert_eq!(
+            root_fstype_of_line(b"1 1 0:2 / / rw - rootfs rootfs rw,size=233852k,nr_inodes=58463"),
+            Some(&b"rootfs"[..])
+        );
         // After the copy and chroot: the tmpfs on / (its parent, the
         // rootfs, is no longer visible).
-        assert_eq!(root_fstype_of_line(b"25 1 0:22 / / rw,relatime - tmpfs tmpfs rw,mode=755"), Some(&b"tmpfs"[..]));
-        assert_eq!(root_fstype_of_line(b"26 25 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw"), None);
+        assert_eq!(
+            root_fstype_of_line(b"25 1 0:22 / / rw,relatime - tmpfs tmpfs rw,mode=755"),
+            Some(&b"tmpfs"[..])
+        );
+        assert_eq!(
+            root_fstype_of_line(b"26 25 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw"),
+            None
+        );
         assert_eq!(root_fstype_of_line(b"garbage"), None);
         // The top-most line for / wins: the caller keeps the last one.
         let text = "1 1 0:2 / / rw - rootfs rootfs rw\n30 1 0:40 / / rw - tmpfs tmpfs rw\n";
-        let last = text.lines().filter_map(|l| root_fstype_of_line(l.as_bytes())).next_back();
+        let last = text
+            .lines()
+            .filter_map(|l| root_fstype_of_line(l.as_bytes()))
+            .next_back();
         assert_eq!(last, Some(&b"tmpfs"[..]));
     }
 
@@ -467,8 +530,21 @@ mod tests {
         std::os::unix::fs::symlink("a/b/c/file", src.join("link")).unwrap();
         std::os::unix::fs::symlink("/nowhere", src.join("dangling")).unwrap();
         let fifo = std::ffi::CString::new(src.join("fifo").to_str().unwrap()).unwrap();
-        rustix::fs::mknodat(rustix::fs::CWD, fifo.as_c_str(), FileType::Fifo, Mode::from_raw_mode(0o640), 0).unwrap();
-        rustix::fs::chmodat(rustix::fs::CWD, fifo.as_c_str(), Mode::from_raw_mode(0o640), AtFlags::empty()).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            fifo.as_c_str(),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o640),
+            0,
+        )
+        .unwrap();
+        rustix::fs::chmodat(
+            rustix::fs::CWD,
+            fifo.as_c_str(),
+            Mode::from_raw_mode(0o640),
+            AtFlags::empty(),
+        )
+        .unwrap();
         std::fs::write(src.join(".keel-root"), b"skipped at the top").unwrap();
         let s = open_dir(CWD, std::ffi::CString::new(src.to_str().unwrap()).unwrap().as_c_str()).unwrap();
         let d = open_dir(CWD, std::ffi::CString::new(dst.to_str().unwrap()).unwrap().as_c_str()).unwrap();
@@ -484,10 +560,22 @@ mod tests {
         assert_eq!(std::fs::read(dst.join("a/b/c/file")).unwrap(), vec![7u8; 200_000]);
         assert_eq!(std::fs::metadata(dst.join("suid")).unwrap().mode() & 0o7777, 0o4755);
         assert_eq!(std::fs::metadata(dst.join("a/b")).unwrap().mode() & 0o7777, 0o700);
-        assert_eq!(std::fs::read_link(dst.join("link")).unwrap().to_str(), Some("a/b/c/file"));
-        assert_eq!(std::fs::read_link(dst.join("dangling")).unwrap().to_str(), Some("/nowhere"));
-        assert!(!std::fs::symlink_metadata(dst.join("fifo")).unwrap().file_type().is_file());
-        assert_eq!(std::fs::symlink_metadata(dst.join("fifo")).unwrap().mode() & 0o7777, 0o640);
+        assert_eq!(
+            std::fs::read_link(dst.join("link")).unwrap().to_str(),
+            Some("a/b/c/file")
+        );
+        assert_eq!(
+            std::fs::read_link(dst.join("dangling")).unwrap().to_str(),
+            Some("/nowhere")
+        );
+        assert!(!std::fs::symlink_metadata(dst.join("fifo"))
+            .unwrap()
+            .file_type()
+            .is_file());
+        assert_eq!(
+            std::fs::symlink_metadata(dst.join("fifo")).unwrap().mode() & 0o7777,
+            0o640
+        );
         assert!(!dst.join(".keel-root").exists());
         assert_eq!(
             std::fs::metadata(src.join("a/b/c/file")).unwrap().mtime(),

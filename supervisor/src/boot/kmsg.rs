@@ -25,7 +25,12 @@ pub fn setup() {
     // the console: keel writes only the others there, so none shows twice.
     let mut b = [0u8; 64];
     if let Ok(n) = keel_rt::fs::read_into(c"/proc/sys/kernel/printk", &mut b) {
-        let first = b.get(..n).unwrap_or(&[]).iter().take_while(|c| c.is_ascii_digit()).fold(0u8, |a, c| a.saturating_mul(10).saturating_add(c - b'0'));
+        let first = b
+            .get(..n)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .fold(0u8, |a, c| a.saturating_mul(10).saturating_add(c - b'0'));
         keel_rt::log::set_kernel_console_level(first);
     }
 }

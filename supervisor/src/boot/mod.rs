@@ -66,7 +66,9 @@ static SHUTDOWN_MS: AtomicU32 = AtomicU32::new(conf::DEFAULT_SHUTDOWN_TIMEOUT_MS
 
 fn us(c: rustix::time::ClockId) -> u64 {
     let t = rustix::time::clock_gettime(c);
-    (t.tv_sec.max(0) as u64).saturating_mul(1_000_000).saturating_add((t.tv_nsec.max(0) as u64) / 1000)
+    (t.tv_sec.max(0) as u64)
+        .saturating_mul(1_000_000)
+        .saturating_add((t.tv_nsec.max(0) as u64) / 1000)
 }
 
 fn boottime_us() -> u64 {
@@ -135,7 +137,17 @@ pub fn read_conf<'b>(dir: &[u8], buf: &'b mut SpecBuf) -> Option<Result<Conf<'b>
         Ok(n) => buf.len = n,
         Err(Errno::NOENT) => return None,
         Err(e) => {
-            error!("keel: ", path.as_bytes(), ": ", e, if e == Errno::FBIG { " (larger than 16384 bytes)" } else { "" });
+            error!(
+                "keel: ",
+                path.as_bytes(),
+                ": ",
+                e,
+                if e == Errno::FBIG {
+                    " (larger than 16384 bytes)"
+                } else {
+                    ""
+                }
+            );
             return Some(Err(()));
         }
     }
@@ -167,7 +179,13 @@ pub fn run() -> ! {
     if resume {
         notice!("keel ", env!("CARGO_PKG_VERSION"), ": boot mode, resumed after a fault");
     } else {
-        notice!("keel ", env!("CARGO_PKG_VERSION"), ": boot mode, started ", Ms(t0), " ms after the kernel");
+        notice!(
+            "keel ",
+            env!("CARGO_PKG_VERSION"),
+            ": boot mode, started ",
+            Ms(t0),
+            " ms after the kernel"
+        );
     }
     if !mounted.done.is_empty() {
         info!("keel: mounted", mounted.done);
@@ -239,16 +257,38 @@ fn leave_initramfs() {
             let dt = us(rustix::time::ClockId::Monotonic).saturating_sub(t);
             let (u1, s1) = sys::cpu_time_us();
             info!(
-                "keel: initramfs: copied into a tmpfs in ", Ms(dt), " ms (cpu ", Ms((u1 + s1).saturating_sub(u0 + s0)), " ms): ", s.files, " files (", s.bytes / 1024, " KiB), ",
-                s.dirs, " directories, ", s.links, " symlinks, ", s.nodes, " nodes; ", s.mounts_moved,
-                " mounts moved; old root emptied (", s.removed, " entries)"
+                "keel: initramfs: copied into a tmpfs in ",
+                Ms(dt),
+                " ms (cpu ",
+                Ms((u1 + s1).saturating_sub(u0 + s0)),
+                " ms): ",
+                s.files,
+                " files (",
+                s.bytes / 1024,
+                " KiB), ",
+                s.dirs,
+                " directories, ",
+                s.links,
+                " symlinks, ",
+                s.nodes,
+                " nodes; ",
+                s.mounts_moved,
+                " mounts moved; old root emptied (",
+                s.removed,
+                " entries)"
             );
             if s.errors > 0 {
-                warn!("keel: initramfs: ", s.errors, " entries could not be copied (see above)");
+                warn!(
+                    "keel: initramfs: ",
+                    s.errors, " entries could not be copied (see above)"
+                );
             }
         }
         Err((what, e)) => error!(
-            "keel: initramfs: ", what, ": ", e,
+            "keel: initramfs: ",
+            what,
+            ": ",
+            e,
             " — / stays the initramfs: a container with CAP_SYS_ADMIN and no user namespace can reach it"
         ),
     }
@@ -323,9 +363,14 @@ fn load_modules(conf: &Conf<'_>) {
         error!("keel: modules: ", moddir, "/modules.dep: ", e);
     }
     if plan.skipped_lines > 0 {
-        warn!("keel: modules: ", plan.skipped_lines, " lines of ", moddir, "/modules.dep longer than 8192 bytes were skipped");
+        warn!(
+            "keel: modules: ",
+            plan.skipped_lines, " lines of ", moddir, "/modules.dep longer than 8192 bytes were skipped"
+        );
     }
-    let out = modules::load(moddir, &plan, |name, out| conf.module(name).is_none_or(|l| conf::join_params(&l.params, out)));
+    let out = modules::load(moddir, &plan, |name, out| {
+        conf.module(name).is_none_or(|l| conf::join_params(&l.params, out))
+    });
     let dt = us(rustix::time::ClockId::Monotonic).saturating_sub(t);
     let (order, _) = plan.order();
     let mut names = Line::new();
@@ -336,8 +381,18 @@ fn load_modules(conf: &Conf<'_>) {
         }
     }
     let msg = keel_rt::line!(
-        "keel: modules: ", out.loaded, " loaded, ", out.already, " already loaded, ", out.builtin, " built in, ",
-        out.failed, " failed, in ", Ms(dt), " ms:", names
+        "keel: modules: ",
+        out.loaded,
+        " loaded, ",
+        out.already,
+        " already loaded, ",
+        out.builtin,
+        " built in, ",
+        out.failed,
+        " failed, in ",
+        Ms(dt),
+        " ms:",
+        names
     );
     if out.failed > 0 {
         keel_rt::log::emit(keel_rt::log::Level::Warn, msg.as_bytes());
@@ -361,7 +416,11 @@ fn set_modprobe(conf: &Conf<'_>, exe: &PathBuf) {
                     Err(e) => return Err(("mkdir /run/keel", e)),
                 }
                 let _ = rustix::fs::unlink(MODPROBE_LINK);
-                let target = exe.as_cstr().ok().filter(|c| !c.is_empty()).ok_or(("keel's own path", Errno::NOENT))?;
+                let target = exe
+                    .as_cstr()
+                    .ok()
+                    .filter(|c| !c.is_empty())
+                    .ok_or(("keel's own path", Errno::NOENT))?;
                 rustix::fs::symlink(target, MODPROBE_LINK).map_err(|e| ("symlink /run/keel/modprobe", e))?;
                 let mut v = PathBuf::from(MODPROBE_LINK.to_bytes());
                 v.push(b"\n");
@@ -373,7 +432,12 @@ fn set_modprobe(conf: &Conf<'_>, exe: &PathBuf) {
                     for a in conf.modprobe_allow.iter() {
                         l.str(" ").bytes(a.to_bytes());
                     }
-                    info!("keel: modprobe upcall -> ", MODPROBE_LINK, " (keel), allowed:", if l.is_empty() { &b" none"[..] } else { l.as_bytes() });
+                    info!(
+                        "keel: modprobe upcall -> ",
+                        MODPROBE_LINK,
+                        " (keel), allowed:",
+                        if l.is_empty() { &b" none"[..] } else { l.as_bytes() }
+                    );
                 }
                 Err((what, e)) => {
                     error!("keel: modprobe keel: ", what, ": ", e, "; turning the upcall off");
@@ -403,9 +467,23 @@ pub fn all_running(n: usize) {
     let cpu_loop = (u + s).saturating_sub(LOOP_CPU_US.load(Relaxed));
     let wall_loop = now.saturating_sub(LOOP_START_US.load(Relaxed));
     notice!(
-        "keel: all ", n, " containers running: keel's cpu ", Ms(cpu), " ms (supervisor loop ", Ms(cpu_loop),
-        "), wall ", Ms(wall), " ms (loop ", Ms(wall_loop), ") since keel started, ", Ms(now),
-        " ms since boot; pid 1's cpu before this keel ", Ms(base), " ms; VmRSS ", rss, " kB"
+        "keel: all ",
+        n,
+        " containers running: keel's cpu ",
+        Ms(cpu),
+        " ms (supervisor loop ",
+        Ms(cpu_loop),
+        "), wall ",
+        Ms(wall),
+        " ms (loop ",
+        Ms(wall_loop),
+        ") since keel started, ",
+        Ms(now),
+        " ms since boot; pid 1's cpu before this keel ",
+        Ms(base),
+        " ms; VmRSS ",
+        rss,
+        " kB"
     );
     print_table("keel: containers:");
     #[cfg(feature = "fault-inject")]
@@ -426,7 +504,10 @@ fn vm_rss_kb() -> u64 {
         .split(|&c| c == b'\n')
         .find_map(|l| l.strip_prefix(b"VmRSS:"))
         .and_then(|v| v.trim_ascii().split(|&c| c == b' ').next())
-        .and_then(|d| d.iter().try_fold(0u64, |a, &c| c.is_ascii_digit().then(|| a * 10 + u64::from(c - b'0'))))
+        .and_then(|d| {
+            d.iter()
+                .try_fold(0u64, |a, &c| c.is_ascii_digit().then(|| a * 10 + u64::from(c - b'0')))
+        })
         .unwrap_or(0)
 }
 
@@ -436,7 +517,9 @@ fn print_table(title: &str) {
     let mut p = PathBuf::from(run::options::DEFAULT_RUN_DIR);
     p.join(b"containers");
     let Ok(c) = p.as_cstr() else { return };
-    let Ok(fd) = keel_rt::fs::open_read(rustix::fs::CWD, c) else { return };
+    let Ok(fd) = keel_rt::fs::open_read(rustix::fs::CWD, c) else {
+        return;
+    };
     let mut out = Line::new();
     out.str(title).str("\n");
     kmsg::console_write(out.as_bytes());
@@ -448,7 +531,9 @@ fn print_table(title: &str) {
         out.clear();
         out.str("  ");
         let field = |k: &[u8]| {
-            l.split(|&c| c == b' ').find_map(|f| f.strip_prefix(k).and_then(|r| r.strip_prefix(b"="))).unwrap_or(b"?")
+            l.split(|&c| c == b' ')
+                .find_map(|f| f.strip_prefix(k).and_then(|r| r.strip_prefix(b"=")))
+                .unwrap_or(b"?")
         };
         let pad = |out: &mut Line, v: &[u8], w: usize| {
             out.bytes(v);
@@ -487,14 +572,20 @@ fn panic_hook() -> ! {
         let argv0 = keel_rt::args::get_cstr(0).unwrap_or(c"/init");
         let argv: [*const u8; 3] = [argv0.as_ptr().cast(), c"--resume".as_ptr().cast(), core::ptr::null()];
         error!("keel: re-executing itself with --resume");
-        // SAFETY: argv is a null-terminated array of pointers to
-        // NUL-terminated strings that live for the call (argv[0] is the
-        // kernel's initial stack, the other a literal); envp is the
-        // kernel's initial environment, null-terminated.
+        // SAFETY: argv is a null-terminated array of pointers to NUL-terminated strings that live for the call (argv[0] is the kernel's initial stack, the other a literal); envp is the kernel's initial environment, null-terminated.
         let e = unsafe {
-            keel_rt::sys::execveat(fd, c"", argv.as_ptr(), keel_rt::args::envp_ptr(), keel_rt::sys::AT_EMPTY_PATH)
+            keel_rt::sys::execveat(
+                fd,
+                c"",
+                argv.as_ptr(),
+                keel_rt::args::envp_ptr(),
+                keel_rt::sys::AT_EMPTY_PATH,
+            )
         };
-        error!("keel: re-exec failed: ", e, "; only reaping now (the power signals still work)");
+        error!(
+            "keel: re-exec failed: ",
+            e, "; only reaping now (the power signals still work)"
+        );
     } else {
         error!("keel: no binary to re-execute; only reaping now (the power signals still work)");
     }
@@ -535,11 +626,17 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("keel.conf"), "on_empty halt\nverdict_port 0xf4\n").unwrap();
         let c = read_conf(d.to_str().unwrap().as_bytes(), &mut buf).unwrap().unwrap();
-        assert_eq!(c.settings(), Settings { on_empty: OnEmpty::Halt, verdict_port: Some(0xf4), shutdown_timeout_ms: 10_000 });
+        assert_eq!(
+            c.settings(),
+            Settings {
+                on_empty: OnEmpty::Halt,
+                verdict_port: Some(0xf4),
+                shutdown_timeout_ms: 10_000
+            }
+        );
         std::fs::write(d.join("keel.conf"), "bogus\n").unwrap();
         let mut buf = SpecBuf::new();
         assert!(read_conf(d.to_str().unwrap().as_bytes(), &mut buf).unwrap().is_err());
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
-

@@ -49,7 +49,9 @@ pub fn parse_args<'a>(args: impl Iterator<Item = &'a [u8]>) -> Result<&'a [u8], 
 fn config_dir(buf: &mut [u8; 4096]) -> &[u8] {
     let n = keel_rt::fs::read_into(c"/proc/1/environ", buf).unwrap_or(0);
     let env = buf.get(..n).unwrap_or(&[]);
-    let from_env = env.split(|&c| c == 0).find_map(|kv| keel_rt::args::env_value(kv, b"keel.config"));
+    let from_env = env
+        .split(|&c| c == 0)
+        .find_map(|kv| keel_rt::args::env_value(kv, b"keel.config"));
     super::cmdline::load();
     from_env
         .or_else(|| super::cmdline::param(b"keel.config"))
@@ -109,7 +111,13 @@ pub fn run() -> i32 {
             plan = Plan::new();
             let _ = modules::plan(moddir, core::iter::once(&target[..]), &mut plan);
             if !(conf.allows(name) || conf.allows(&target)) {
-                error!("keel: modprobe ", name, " (module ", &target[..], "): refused: not in modprobe_allow");
+                error!(
+                    "keel: modprobe ",
+                    name,
+                    " (module ",
+                    &target[..],
+                    "): refused: not in modprobe_allow"
+                );
                 return 1;
             }
         }
@@ -119,9 +127,14 @@ pub fn run() -> i32 {
         error!("keel: modprobe ", name, ": refused: not in modprobe_allow");
         return 1;
     }
-    let out = modules::load(moddir, &plan, |m, out| conf.module(m).is_none_or(|l| conf::join_params(&l.params, out)));
+    let out = modules::load(moddir, &plan, |m, out| {
+        conf.module(m).is_none_or(|l| conf::join_params(&l.params, out))
+    });
     if out.ok_mask & modules::bit(0) != 0 {
-        info!("keel: modprobe ", name, ": loaded (", out.loaded, " loaded, ", out.already, " already there)");
+        info!(
+            "keel: modprobe ",
+            name, ": loaded (", out.loaded, " loaded, ", out.already, " already there)"
+        );
         0
     } else {
         1

@@ -113,7 +113,11 @@ pub fn bit(i: usize) -> u64 {
 
 impl Plan {
     pub const fn new() -> Self {
-        Plan { mods: Vec::new(), error: None, skipped_lines: 0 }
+        Plan {
+            mods: Vec::new(),
+            error: None,
+            skipped_lines: 0,
+        }
     }
 
     pub fn index_of(&self, name: &[u8]) -> Option<usize> {
@@ -127,7 +131,13 @@ impl Plan {
             }
             return Some(i);
         }
-        let m = Mod { name, path: ModPath::new(), found: Found::Unknown, deps: 0, wanted };
+        let m = Mod {
+            name,
+            path: ModPath::new(),
+            found: Found::Unknown,
+            deps: 0,
+            wanted,
+        };
         match self.mods.push(m) {
             Ok(()) => Some(self.mods.len() - 1),
             Err(_) => {
@@ -157,7 +167,9 @@ impl Plan {
     /// module of the plan still unknown (which may add new modules).
     #[inline(never)]
     pub fn feed_dep_line(&mut self, line: &[u8]) -> bool {
-        let Some(colon) = line.iter().position(|&c| c == b':') else { return false };
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            return false;
+        };
         let (path, rest) = line.split_at(colon);
         let Some(name) = name_of_path(path) else { return false };
         let Some(i) = self.index_of(&name) else { return false };
@@ -194,7 +206,9 @@ impl Plan {
 
     /// Takes one line of modules.builtin (`kernel/…/name.ko`).
     pub fn feed_builtin_line(&mut self, line: &[u8]) {
-        let Some(name) = name_of_path(line.trim_ascii()) else { return };
+        let Some(name) = name_of_path(line.trim_ascii()) else {
+            return;
+        };
         if let Some(i) = self.index_of(&name) {
             if let Some(m) = self.mods.get_mut(i) {
                 if m.found == Found::Unknown {
@@ -265,7 +279,11 @@ pub struct Outcome {
 /// Builds the plan for `names` from the module directory `moddir`
 /// (`/lib/modules/RELEASE`), streaming modules.dep and modules.builtin.
 #[inline(never)]
-pub fn plan<'n>(moddir: &[u8], names: impl Iterator<Item = &'n [u8]>, plan: &mut Plan) -> Result<(), rustix::io::Errno> {
+pub fn plan<'n>(
+    moddir: &[u8],
+    names: impl Iterator<Item = &'n [u8]>,
+    plan: &mut Plan,
+) -> Result<(), rustix::io::Errno> {
     use super::lines::for_each_line;
     for n in names {
         plan.want(n);
@@ -309,7 +327,11 @@ pub fn plan<'n>(moddir: &[u8], names: impl Iterator<Item = &'n [u8]>, plan: &mut
 /// the modules that need a failed one are skipped, naming it; nothing
 /// stops the boot.
 #[inline(never)]
-pub fn load(moddir: &[u8], plan: &Plan, mut params: impl FnMut(&[u8], &mut keel_rt::path::CBuf<1024>) -> bool) -> Outcome {
+pub fn load(
+    moddir: &[u8],
+    plan: &Plan,
+    mut params: impl FnMut(&[u8], &mut keel_rt::path::CBuf<1024>) -> bool,
+) -> Outcome {
     use keel_rt::{debug, error};
     use rustix::io::Errno;
     let mut out = Outcome::default();
@@ -317,7 +339,13 @@ pub fn load(moddir: &[u8], plan: &Plan, mut params: impl FnMut(&[u8], &mut keel_
     let mut bad = 0u64;
     for (i, m) in plan.mods.iter().enumerate() {
         if cycle & bit(i) != 0 {
-            error!("keel: module ", &m.name[..], ": dependency cycle in ", moddir, "/modules.dep");
+            error!(
+                "keel: module ",
+                &m.name[..],
+                ": dependency cycle in ",
+                moddir,
+                "/modules.dep"
+            );
             bad |= bit(i);
             out.failed += 1;
         }
@@ -337,7 +365,10 @@ pub fn load(moddir: &[u8], plan: &Plan, mut params: impl FnMut(&[u8], &mut keel_
                     Some(PlanError::TooMany) => " (the plan is full: more than 64 modules with dependencies)",
                     _ => "",
                 };
-                error!("keel: module ", name, ": not found in ", moddir, "/modules.dep or modules.builtin", why);
+                error!(
+                    "keel: module ",
+                    name, ": not found in ", moddir, "/modules.dep or modules.builtin", why
+                );
                 bad |= bit(i);
                 out.failed += 1;
                 continue;
@@ -365,16 +396,23 @@ pub fn load(moddir: &[u8], plan: &Plan, mut params: impl FnMut(&[u8], &mut keel_
             out.failed += 1;
             continue;
         }
-        let flags = if compressed(&m.path) { MODULE_INIT_COMPRESSED_FILE } else { 0 };
-        let r = path.as_cstr().and_then(|c| keel_rt::fs::open_read(rustix::fs::CWD, c)).and_then(|fd| {
-            let pc = p.as_cstr()?;
-            loop {
-                match rustix::system::finit_module(&fd, pc, flags) {
-                    Err(Errno::INTR) => continue,
-                    r => return r,
+        let flags = if compressed(&m.path) {
+            MODULE_INIT_COMPRESSED_FILE
+        } else {
+            0
+        };
+        let r = path
+            .as_cstr()
+            .and_then(|c| keel_rt::fs::open_read(rustix::fs::CWD, c))
+            .and_then(|fd| {
+                let pc = p.as_cstr()?;
+                loop {
+                    match rustix::system::finit_module(&fd, pc, flags) {
+                        Err(Errno::INTR) => continue,
+                        r => return r,
+                    }
                 }
-            }
-        });
+            });
         match r {
             Ok(()) => {
                 out.loaded += 1;
@@ -436,14 +474,19 @@ mod tests {
     }
 
     fn names(p: &Plan, order: &[u8]) -> std::vec::Vec<String> {
-        order.iter().map(|&i| String::from_utf8(p.mods[usize::from(i)].name.to_vec()).unwrap()).collect()
+        order
+            .iter()
+            .map(|&i| String::from_utf8(p.mods[usize::from(i)].name.to_vec()).unwrap())
+            .collect()
     }
 
     /// Every module comes after every module its line names.
     fn valid_order(p: &Plan, order: &[u8]) -> bool {
         let pos = |i: usize| order.iter().position(|&j| usize::from(j) == i);
         p.mods.iter().enumerate().all(|(i, m)| {
-            (0..p.mods.len()).filter(|&j| m.deps & bit(j) != 0).all(|j| pos(j).unwrap() < pos(i).unwrap())
+            (0..p.mods.len())
+                .filter(|&j| m.deps & bit(j) != 0)
+                .all(|j| pos(j).unwrap() < pos(i).unwrap())
         })
     }
 
@@ -464,8 +507,14 @@ kernel/a/cyc2.ko: kernel/a/cyc1.ko
 
     #[test]
     fn names_of_paths() {
-        assert_eq!(&name_of_path(b"kernel/net/dns_resolver/dns_resolver.ko").unwrap()[..], b"dns_resolver");
-        assert_eq!(&name_of_path(b"kernel/drivers/virtio/virtio-pci.ko.xz").unwrap()[..], b"virtio_pci");
+        assert_eq!(
+            &name_of_path(b"kernel/net/dns_resolver/dns_resolver.ko").unwrap()[..],
+            b"dns_resolver"
+        );
+        assert_eq!(
+            &name_of_path(b"kernel/drivers/virtio/virtio-pci.ko.xz").unwrap()[..],
+            b"virtio_pci"
+        );
         assert_eq!(&name_of_path(b"x.ko.zst").unwrap()[..], b"x");
         assert_eq!(&name_of_path(b"/abs/y.ko.gz").unwrap()[..], b"y");
         assert_eq!(name_of_path(b"kernel/x.o"), None);
@@ -485,7 +534,19 @@ kernel/a/cyc2.ko: kernel/a/cyc1.ko
         assert_eq!(n.last().unwrap(), "nfsv4");
         let mut sorted = n.clone();
         sorted.sort();
-        assert_eq!(sorted, ["dns_resolver", "fscache", "grace", "lockd", "netfs", "nfs", "nfsv4", "sunrpc"]);
+        assert_eq!(
+            sorted,
+            [
+                "dns_resolver",
+                "fscache",
+                "grace",
+                "lockd",
+                "netfs",
+                "nfs",
+                "nfsv4",
+                "sunrpc"
+            ]
+        );
         assert!(p.mods[0].wanted && p.mods.iter().skip(1).all(|m| !m.wanted));
     }
 
@@ -501,7 +562,11 @@ kernel/a/cyc2.ko: kernel/a/cyc1.ko
 
     #[test]
     fn builtin_unknown_compressed_and_cycles() {
-        let p = plan_from(DEP, "kernel/fs/ext4/ext4.ko\nkernel/crypto/crc32c_generic.ko\n", &["ext4", "nope", "virtio-pci", "cyc1"]);
+        let p = plan_from(
+            DEP,
+            "kernel/fs/ext4/ext4.ko\nkernel/crypto/crc32c_generic.ko\n",
+            &["ext4", "nope", "virtio-pci", "cyc1"],
+        );
         let by = |n: &str| &p.mods[p.index_of(n.as_bytes()).unwrap()];
         assert_eq!(by("ext4").found, Found::Builtin);
         assert_eq!(by("nope").found, Found::Unknown);
@@ -553,7 +618,10 @@ kernel/a/cyc2.ko: kernel/a/cyc1.ko
     #[test]
     fn aliases() {
         assert_eq!(alias_target(b"alias fs-nfs4 nfsv4", b"fs-nfs4"), Some(&b"nfsv4"[..]));
-        assert_eq!(alias_target(b"alias key_type_dns_resolver dns_resolver", b"key-type-dns_resolver"), Some(&b"dns_resolver"[..]));
+        assert_eq!(
+            alias_target(b"alias key_type_dns_resolver dns_resolver", b"key-type-dns_resolver"),
+            Some(&b"dns_resolver"[..])
+        );
         assert_eq!(alias_target(b"alias fs-nfs nfs", b"fs-nfs4"), None);
         assert_eq!(alias_target(b"# comment", b"x"), None);
         assert_eq!(alias_target(b"alias x", b"x"), None);
@@ -571,7 +639,11 @@ kernel/a/cyc2.ko: kernel/a/cyc1.ko
             return;
         };
         let base = root.join(cur.trim()).join("root/lib/modules");
-        let Some(ver) = std::fs::read_dir(&base).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()) else {
+        let Some(ver) = std::fs::read_dir(&base)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+        else {
             eprintln!("no module tree: skipped");
             return;
         };
@@ -589,7 +661,11 @@ kernel/a/cyc2.ko: kernel/a/cyc1.ko
                 std::fs::copy(e.path(), dst.join(&n)).unwrap();
             }
         }
-        let st = std::process::Command::new("depmod").arg("-b").arg(&work).arg(ver.file_name()).status();
+        let st = std::process::Command::new("depmod")
+            .arg("-b")
+            .arg(&work)
+            .arg(ver.file_name())
+            .status();
         if !st.map(|s| s.success()).unwrap_or(false) {
             eprintln!("depmod not available: skipped");
             let _ = std::fs::remove_dir_all(&work);
@@ -612,7 +688,12 @@ kernel/a/cyc2.ko: kernel/a/cyc1.ko
         // and lets every module of the tree be checked in seconds.
         let line_of: std::collections::HashMap<String, &str> = dep
             .lines()
-            .map(|l| (String::from_utf8(name_of_path(l.split(':').next().unwrap().as_bytes()).unwrap().to_vec()).unwrap(), l))
+            .map(|l| {
+                (
+                    String::from_utf8(name_of_path(l.split(':').next().unwrap().as_bytes()).unwrap().to_vec()).unwrap(),
+                    l,
+                )
+            })
             .collect();
         let plan_fast = |want: &str| {
             let mut p = Plan::new();
@@ -663,6 +744,18 @@ kernel/a/cyc2.ko: kernel/a/cyc1.ko
         let (order, _) = p.order();
         let mut n = names(&p, &order);
         n.sort();
-        assert_eq!(n, ["dns_resolver", "fscache", "grace", "lockd", "netfs", "nfs", "nfsv4", "sunrpc"]);
+        assert_eq!(
+            n,
+            [
+                "dns_resolver",
+                "fscache",
+                "grace",
+                "lockd",
+                "netfs",
+                "nfs",
+                "nfsv4",
+                "sunrpc"
+            ]
+        );
     }
 }

@@ -63,16 +63,40 @@ pub fn verdict_byte(worst: i32) -> u8 {
 /// ours to change).
 pub fn is_virtual(fstype: &[u8]) -> bool {
     const V: [&[u8]; 24] = [
-        b"rootfs", b"proc", b"sysfs", b"devtmpfs", b"devpts", b"tmpfs", b"ramfs", b"cgroup", b"cgroup2", b"mqueue",
-        b"securityfs", b"debugfs", b"tracefs", b"bpf", b"pstore", b"configfs", b"fusectl", b"hugetlbfs",
-        b"rpc_pipefs", b"nfsd", b"binfmt_misc", b"autofs", b"efivarfs", b"nsfs",
+        b"rootfs",
+        b"proc",
+        b"sysfs",
+        b"devtmpfs",
+        b"devpts",
+        b"tmpfs",
+        b"ramfs",
+        b"cgroup",
+        b"cgroup2",
+        b"mqueue",
+        b"securityfs",
+        b"debugfs",
+        b"tracefs",
+        b"bpf",
+        b"pstore",
+        b"configfs",
+        b"fusectl",
+        b"hugetlbfs",
+        b"rpc_pipefs",
+        b"nfsd",
+        b"binfmt_misc",
+        b"autofs",
+        b"efivarfs",
+        b"nsfs",
     ];
     V.contains(&fstype)
 }
 
 /// The signals that matter once the loop is gone.
 fn power_signals() -> SigSet {
-    let mut s = SigSet::EMPTY.with(signals::SIGCHLD).with(signals::SIGUSR1).with(signals::SIGUSR2);
+    let mut s = SigSet::EMPTY
+        .with(signals::SIGCHLD)
+        .with(signals::SIGUSR1)
+        .with(signals::SIGUSR2);
     s = s.with(signals::SIGTERM).with(signals::SIGINT);
     for k in 3..=5 {
         s = s.with(signals::SIGRTMIN + k);
@@ -139,7 +163,11 @@ fn remount_read_only() {
 /// Writes the verdict byte to /dev/port at `port` (qemu's isa-debug-exit
 /// then ends qemu with status 2N+1).
 fn write_verdict(port: u16, v: u8) {
-    let fd = match rustix::fs::open(c"/dev/port", rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty()) {
+    let fd = match rustix::fs::open(
+        c"/dev/port",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    ) {
         Ok(fd) => fd,
         Err(e) => {
             error!("keel: verdict: open /dev/port: ", e);
@@ -159,7 +187,13 @@ pub fn shutdown(p: Power, settings: &Settings, verdict: u8) -> ! {
     notice!("keel: ", p.name(), ": sending SIGTERM to every remaining process");
     let _ = sys::kill(-1, signals::SIGTERM);
     if !reap_until(u64::from(settings.shutdown_timeout_ms)) {
-        notice!("keel: ", p.name(), ": processes left after ", settings.shutdown_timeout_ms, " ms: SIGKILL");
+        notice!(
+            "keel: ",
+            p.name(),
+            ": processes left after ",
+            settings.shutdown_timeout_ms,
+            " ms: SIGKILL"
+        );
     }
     let _ = sys::kill(-1, signals::SIGKILL);
     let _ = reap_until(2_000);
@@ -215,10 +249,22 @@ mod tests {
         assert_eq!(after_loop(Ended::TableEnded, OnEmpty::Halt), Some(Power::Halt));
         assert_eq!(after_loop(Ended::TableEnded, OnEmpty::Stay), None);
         // A request wins over on_empty, stay included.
-        assert_eq!(after_loop(Ended::Requested(SignalAction::Reboot), OnEmpty::Stay), Some(Power::Reboot));
-        assert_eq!(after_loop(Ended::Requested(SignalAction::Halt), OnEmpty::Poweroff), Some(Power::Halt));
-        assert_eq!(after_loop(Ended::Requested(SignalAction::Poweroff), OnEmpty::Halt), Some(Power::Poweroff));
-        assert_eq!(after_loop(Ended::Requested(SignalAction::StopAndExit), OnEmpty::Reboot), Some(Power::Poweroff));
+        assert_eq!(
+            after_loop(Ended::Requested(SignalAction::Reboot), OnEmpty::Stay),
+            Some(Power::Reboot)
+        );
+        assert_eq!(
+            after_loop(Ended::Requested(SignalAction::Halt), OnEmpty::Poweroff),
+            Some(Power::Halt)
+        );
+        assert_eq!(
+            after_loop(Ended::Requested(SignalAction::Poweroff), OnEmpty::Halt),
+            Some(Power::Poweroff)
+        );
+        assert_eq!(
+            after_loop(Ended::Requested(SignalAction::StopAndExit), OnEmpty::Reboot),
+            Some(Power::Poweroff)
+        );
         assert_eq!(from_action(signals::boot(signals::SIGUSR2)), Some(Power::Poweroff));
         assert_eq!(from_action(signals::boot(signals::SIGRTMIN + 5)), Some(Power::Reboot));
         assert_eq!(from_action(signals::boot(signals::SIGHUP)), None);

@@ -7,11 +7,13 @@
 /// `populated 1`, `Some(false)` for `populated 0`, `None` if absent or
 /// malformed.
 pub fn populated(events: &[u8]) -> Option<bool> {
-    events.split(|&c| c == b'\n').find_map(|l| match l.strip_prefix(b"populated ")? {
-        b"1" => Some(true),
-        b"0" => Some(false),
-        _ => None,
-    })
+    events
+        .split(|&c| c == b'\n')
+        .find_map(|l| match l.strip_prefix(b"populated ")? {
+            b"1" => Some(true),
+            b"0" => Some(false),
+            _ => None,
+        })
 }
 
 /// The controller names of a `cgroup.controllers` or
@@ -80,9 +82,15 @@ mod tests {
         assert_eq!(populated(b"populated 1\nfrozen 0\n"), Some(true));
         assert_eq!(populated(b"populated 0\nfrozen 0\n"), Some(false));
         assert_eq!(populated(b"frozen 1\npopulated 0"), Some(false));
-        for t in
-            [&b""[..], b"populated", b"populated 2\n", b"populated  1", b"populated 1 \n", b"xpopulated 1", b"\xff\n"]
-        {
+        for t in [
+            &b""[..],
+            b"populated",
+            b"populated 2\n",
+            b"populated  1",
+            b"populated 1 \n",
+            b"xpopulated 1",
+            b"\xff\n",
+        ] {
             assert_eq!(populated(t), None, "{:?}", String::from_utf8_lossy(t));
         }
     }
@@ -113,7 +121,10 @@ mod tests {
         assert_eq!(all(&[b"12\n345\n6"]), [12, 345, 6]);
         assert_eq!(all(&[b"1", b"2\n3", b"45\n", b"6\n"]), [12, 345, 6]);
         assert_eq!(all(&[b""]), Vec::<i32>::new());
-        assert_eq!(all(&[b"2147483647\n2147483648\n99999999999999999999999\n7\n"]), [2147483647, 7]);
+        assert_eq!(
+            all(&[b"2147483647\n2147483648\n99999999999999999999999\n7\n"]),
+            [2147483647, 7]
+        );
         assert_eq!(all(&[b"0\n-1\n1x\n\n \n8\n"]), [8]);
         let bytes: Vec<u8> = (0..=255u8).collect();
         let _ = all(&[&bytes]);

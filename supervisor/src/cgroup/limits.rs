@@ -29,7 +29,12 @@ pub struct LimitWrite {
 
 impl LimitWrite {
     fn new(file: &'static CStr, controller: &'static str) -> Self {
-        LimitWrite { file, controller, value: [0; VALUE_MAX], len: 0 }
+        LimitWrite {
+            file,
+            controller,
+            value: [0; VALUE_MAX],
+            len: 0,
+        }
     }
 
     /// The bytes to write.
@@ -137,13 +142,27 @@ mod tests {
             cpu_max: Some((u64::MAX, 100_000)),
             cpu_weight: Some(10_000),
         };
-        assert_eq!(show(&l).into_iter().map(|t| t.2).collect::<Vec<_>>(), ["max", "max", "max 100000", "10000"]);
-        let l = CgroupLimits { memory_max: Some(0), cpu_max: Some((u64::MAX - 1, u64::MAX - 1)), ..Default::default() };
+        assert_eq!(
+            show(&l).into_iter().map(|t| t.2).collect::<Vec<_>>(),
+            ["max", "max", "max 100000", "10000"]
+        );
+        let l = CgroupLimits {
+            memory_max: Some(0),
+            cpu_max: Some((u64::MAX - 1, u64::MAX - 1)),
+            ..Default::default()
+        };
         assert_eq!(
             show(&l).into_iter().map(|t| t.2).collect::<Vec<_>>(),
             ["0", "18446744073709551614 18446744073709551614"]
         );
-        let l = CgroupLimits { cpu_max: Some((u64::MAX, u64::MAX)), cpu_weight: Some(u32::MAX), ..Default::default() };
-        assert_eq!(show(&l).into_iter().map(|t| t.2).collect::<Vec<_>>(), ["max max", "4294967295"]);
+        let l = CgroupLimits {
+            cpu_max: Some((u64::MAX, u64::MAX)),
+            cpu_weight: Some(u32::MAX),
+            ..Default::default()
+        };
+        assert_eq!(
+            show(&l).into_iter().map(|t| t.2).collect::<Vec<_>>(),
+            ["max max", "4294967295"]
+        );
     }
 }

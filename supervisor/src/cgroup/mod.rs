@@ -104,7 +104,11 @@ impl Error {
 
     /// `cgroup OP PATH…: ERRNO` plus ` (WHY)` if `why` is not empty.
     fn sys(e: Errno, op: &str, path: &[&[u8]], why: &str) -> Self {
-        let kind = if e == Errno::BUSY { ErrorKind::Busy } else { ErrorKind::Sys };
+        let kind = if e == Errno::BUSY {
+            ErrorKind::Busy
+        } else {
+            ErrorKind::Sys
+        };
         let mut err = Error::new(kind, Some(e));
         err.msg.str(op).str(" ");
         for p in path {
@@ -160,7 +164,14 @@ impl core::fmt::Debug for Error {
 // ------------------------------------------------------------ small helpers
 
 fn open_dir_at<Fd: AsFd>(dir: Fd, rel: &CStr) -> Result<OwnedFd, Errno> {
-    retry(|| rustix::fs::openat(&dir, rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()))
+    retry(|| {
+        rustix::fs::openat(
+            &dir,
+            rel,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    })
 }
 
 fn write_at<Fd: AsFd>(dir: Fd, rel: &CStr, data: &[u8]) -> Result<(), Errno> {
@@ -274,7 +285,12 @@ fn first_subdir(dir: BorrowedFd<'_>, out: &mut Name) -> Result<bool, Errno> {
 /// offset 0, which also re-arms its EPOLLPRI) and returns `populated`.
 pub fn populated<Fd: AsFd>(events: Fd) -> Result<bool, Error> {
     read_populated(events).map_err(|e| {
-        Error::sys(e, "read", &[b"cgroup.events"], if e == Errno::INVAL { "no populated line" } else { "" })
+        Error::sys(
+            e,
+            "read",
+            &[b"cgroup.events"],
+            if e == Errno::INVAL { "no populated line" } else { "" },
+        )
     })
 }
 
@@ -352,14 +368,18 @@ impl Cgroup2 {
         let fd = keel_rt::fs::open_read(CWD, c"/proc/self/mountinfo")
             .map_err(|e| Error::sys(e, "read", &[b"/proc/self/mountinfo"], ""))?;
         scan_lines(&fd, &mut buf, |l| {
-            let Some(m) = mountinfo::parse_line(l) else { return false };
+            let Some(m) = mountinfo::parse_line(l) else {
+                return false;
+            };
             if m.fstype != b"cgroup2" {
                 return false;
             }
             seen = true;
             let mut root = PathBuf::new();
             mountinfo::unescape(m.root, &mut root);
-            let Some(r) = proc_cgroup::strip_root(root.as_bytes(), own.as_bytes()) else { return false };
+            let Some(r) = proc_cgroup::strip_root(root.as_bytes(), own.as_bytes()) else {
+                return false;
+            };
             let mut p = PathBuf::new();
             mountinfo::unescape(m.point, &mut p);
             if p.as_cstr().is_err() {
@@ -379,11 +399,14 @@ impl Cgroup2 {
                     .bytes(own.as_bytes())
                     .str(" is below no cgroup2 mount in /proc/self/mountinfo");
             } else {
-                err.msg.str("hierarchy missing: no cgroup2 mount in /proc/self/mountinfo");
+                err.msg
+                    .str("hierarchy missing: no cgroup2 mount in /proc/self/mountinfo");
             }
             return Err(err);
         }
-        let point_c = point.as_cstr().map_err(|e| Error::sys(e, "open", &[point.as_bytes()], ""))?;
+        let point_c = point
+            .as_cstr()
+            .map_err(|e| Error::sys(e, "open", &[point.as_bytes()], ""))?;
         let mount = open_dir_at(CWD, point_c).map_err(|e| Error::sys(e, "open", &[point.as_bytes()], ""))?;
         match rustix::fs::fstatfs(&mount) {
             Ok(s) if s.f_type as u64 == CGROUP2_SUPER_MAGIC => {}
@@ -418,9 +441,22 @@ impl Cgroup2 {
             (t, Some(origin), name)
         };
         if path.overflowed() {
-            return Err(Error::sys(Errno::NAMETOOLONG, "table", &[point.as_bytes(), rel.as_bytes()], ""));
+            return Err(Error::sys(
+                Errno::NAMETOOLONG,
+                "table",
+                &[point.as_bytes(), rel.as_bytes()],
+                "",
+            ));
         }
-        let cg = Cgroup2 { path, mount_len, mount, table, origin, table_name, in_leaf: core::cell::Cell::new(false) };
+        let cg = Cgroup2 {
+            path,
+            mount_len,
+            mount,
+            table,
+            origin,
+            table_name,
+            in_leaf: core::cell::Cell::new(false),
+        };
 
         // 4. The controllers keel's cgroup already hands down.
         cg.enable_controllers(&mut buf);
@@ -475,7 +511,11 @@ impl Cgroup2 {
             last,
             "mkdir",
             &[origin_path.as_bytes(), id_buf.as_bytes()],
-            if last == Errno::EXIST { "every candidate name is in use by a live cgroup" } else { "" },
+            if last == Errno::EXIST {
+                "every candidate name is in use by a live cgroup"
+            } else {
+                ""
+            },
         ))
     }
 
@@ -538,7 +578,12 @@ impl Cgroup2 {
         };
         let list = buf.get(..n).unwrap_or(&[]);
         let ctl = match retry(|| {
-            rustix::fs::openat(&self.table, c"cgroup.subtree_control", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            rustix::fs::openat(
+                &self.table,
+                c"cgroup.subtree_control",
+                OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
         }) {
             Ok(fd) => fd,
             Err(e) => {
@@ -608,7 +653,8 @@ impl Cgroup2 {
     fn rel_c(&self, name: &[u8], file: &[u8]) -> Result<Rel, Error> {
         self.name_c(name)?;
         let r = rel(name, file);
-        r.as_cstr().map_err(|e| Error::sys(e, "open", &[self.path.as_bytes(), b"/", name, b"/", file], ""))?;
+        r.as_cstr()
+            .map_err(|e| Error::sys(e, "open", &[self.path.as_bytes(), b"/", name, b"/", file], ""))?;
         Ok(r)
     }
 
@@ -621,7 +667,9 @@ impl Cgroup2 {
     /// [`ErrorKind::Populated`].
     pub fn create(&self, name: &[u8]) -> Result<OwnedFd, Error> {
         let c = self.name_c(name)?;
-        let cs = c.as_cstr().map_err(|e| Error::sys(e, "mkdir", &[self.path.as_bytes(), b"/", name], ""))?;
+        let cs = c
+            .as_cstr()
+            .map_err(|e| Error::sys(e, "mkdir", &[self.path.as_bytes(), b"/", name], ""))?;
         let mkdir = || retry(|| rustix::fs::mkdirat(&self.table, cs, Mode::from_raw_mode(0o755)));
         match mkdir() {
             Ok(()) => {}
@@ -670,7 +718,10 @@ impl Cgroup2 {
             .and_then(|c| read_at(&self.table, c, &mut buf))
             .map_err(|e| Error::sys(e, "read", &[self.path.as_bytes(), b"/", r.as_bytes()], ""))?;
         let mut have = buf.get(..n).unwrap_or(&[]);
-        if writes.iter().any(|w| !iface::listed(have, w.controller.as_bytes())) && !self.in_leaf.get() && self.origin.is_some() {
+        if writes.iter().any(|w| !iface::listed(have, w.controller.as_bytes()))
+            && !self.in_leaf.get()
+            && self.origin.is_some()
+        {
             self.delegate();
             let n = r.as_cstr().and_then(|c| read_at(&self.table, c, &mut buf)).unwrap_or(0);
             have = buf.get(..n).unwrap_or(&[]);
@@ -682,14 +733,20 @@ impl Cgroup2 {
         }
         for w in writes.iter() {
             let r = self.rel_c(name, w.file_name())?;
-            r.as_cstr().and_then(|c| write_at(&self.table, c, w.value())).map_err(|e| {
-                let mut err =
-                    Error::sys(e, "write", &[w.value(), b" to ", self.path.as_bytes(), b"/", r.as_bytes()], "");
-                if e == Errno::INVAL {
-                    err.msg.str(" (value out of range)");
-                }
-                err
-            })?;
+            r.as_cstr()
+                .and_then(|c| write_at(&self.table, c, w.value()))
+                .map_err(|e| {
+                    let mut err = Error::sys(
+                        e,
+                        "write",
+                        &[w.value(), b" to ", self.path.as_bytes(), b"/", r.as_bytes()],
+                        "",
+                    );
+                    if e == Errno::INVAL {
+                        err.msg.str(" (value out of range)");
+                    }
+                    err
+                })?;
         }
         Ok(())
     }
@@ -705,7 +762,11 @@ impl Cgroup2 {
                 .unwrap_or(false)
         };
         let mut err = Error::new(ErrorKind::NoController, None);
-        err.msg.bytes(w.file_name()).str(": ").str(w.controller).str(" controller ");
+        err.msg
+            .bytes(w.file_name())
+            .str(": ")
+            .str(w.controller)
+            .str(" controller ");
         if !listed_at(&self.mount, &mut buf) {
             err.msg.str("not available in cgroup2 at ").bytes(self.mount_point());
         } else if !listed_at(&self.table, &mut buf) {
@@ -758,8 +819,11 @@ impl Cgroup2 {
     pub fn kill(&self, name: &[u8]) -> Result<(), Error> {
         let r = self.rel_c(name, b"cgroup.kill")?;
         r.as_cstr().and_then(|c| write_at(&self.table, c, b"1")).map_err(|e| {
-            let why =
-                if e == Errno::NOENT { "no such cgroup, or a kernel before 5.14 without cgroup.kill" } else { "" };
+            let why = if e == Errno::NOENT {
+                "no such cgroup, or a kernel before 5.14 without cgroup.kill"
+            } else {
+                ""
+            };
             Error::sys(e, "write 1 to", &[self.path.as_bytes(), b"/", r.as_bytes()], why)
         })
     }
@@ -772,7 +836,14 @@ impl Cgroup2 {
         v.push_i64(i64::from(pid));
         r.as_cstr()
             .and_then(|c| write_at(&self.table, c, v.as_bytes()))
-            .map_err(|e| Error::sys(e, "write", &[v.as_bytes(), b" to ", self.path.as_bytes(), b"/", r.as_bytes()], ""))
+            .map_err(|e| {
+                Error::sys(
+                    e,
+                    "write",
+                    &[v.as_bytes(), b" to ", self.path.as_bytes(), b"/", r.as_bytes()],
+                    "",
+                )
+            })
     }
 
     /// Removes `<name>` and every cgroup the container made below it,
@@ -859,7 +930,10 @@ impl Cgroup2 {
 
     fn procs_at(&self, r: &Rel, out: &mut [i32]) -> Result<usize, Error> {
         let fail = |e| Error::sys(e, "read", &[self.path.as_bytes(), b"/", r.as_bytes()], "");
-        let fd = r.as_cstr().and_then(|c| retry(|| keel_rt::fs::open_read(&self.table, c))).map_err(fail)?;
+        let fd = r
+            .as_cstr()
+            .and_then(|c| retry(|| keel_rt::fs::open_read(&self.table, c)))
+            .map_err(fail)?;
         let mut buf = [0u8; 1024];
         let mut total = 0usize;
         let mut p = iface::Pids::new();
@@ -887,8 +961,11 @@ impl Cgroup2 {
     /// the hierarchy's root and keel stays in its leaf).
     pub fn teardown(self) {
         let Some(origin) = &self.origin else { return };
-        let origin_path =
-            self.path.as_bytes().get(..self.path.len().saturating_sub(self.table_name.len() + 1)).unwrap_or(&[]);
+        let origin_path = self
+            .path
+            .as_bytes()
+            .get(..self.path.len().saturating_sub(self.table_name.len() + 1))
+            .unwrap_or(&[]);
         if self.in_leaf.get() {
             if let Err(e) = write_at(origin, c"cgroup.procs", b"0") {
                 keel_rt::warn!("keel: cgroup move keel back to ", origin_path, ": ", e);
@@ -953,8 +1030,16 @@ mod tests {
 
     #[test]
     fn error_rendering() {
-        let e = Error::sys(Errno::BUSY, "rmdir", &[b"/sys/fs/cgroup/keel-1", b"/web"], "still populated");
-        assert_eq!(e.as_bytes(), b"cgroup rmdir /sys/fs/cgroup/keel-1/web: EBUSY (still populated)");
+        let e = Error::sys(
+            Errno::BUSY,
+            "rmdir",
+            &[b"/sys/fs/cgroup/keel-1", b"/web"],
+            "still populated",
+        );
+        assert_eq!(
+            e.as_bytes(),
+            b"cgroup rmdir /sys/fs/cgroup/keel-1/web: EBUSY (still populated)"
+        );
         assert_eq!(e.kind(), ErrorKind::Busy);
         let mut l = keel_rt::line!("keel: container web: ", e);
         assert_eq!(
@@ -964,6 +1049,9 @@ mod tests {
         l.clear();
         Error::sys(Errno::ACCESS, "mkdir", &[b"/x"], "").render(&mut l);
         assert_eq!(l.as_bytes(), b"cgroup mkdir /x: EACCES");
-        assert_eq!(format!("{:?}", Error::sys(Errno::ACCESS, "open", &[b"/\xff"], "")), "cgroup open /\\xff: EACCES");
+        assert_eq!(
+            format!("{:?}", Error::sys(Errno::ACCESS, "open", &[b"/\xff"], "")),
+            "cgroup open /\\xff: EACCES"
+        );
     }
 }

@@ -68,7 +68,10 @@ pub fn find_cgroup2(mountinfo: &[u8]) -> Option<MountEntry<'_>> {
 
 /// Every cgroup2 mount in a whole mountinfo text, in order.
 pub fn cgroup2_mounts(mountinfo: &[u8]) -> impl Iterator<Item = MountEntry<'_>> {
-    mountinfo.split(|&c| c == b'\n').filter_map(parse_line).filter(|m| m.fstype == b"cgroup2")
+    mountinfo
+        .split(|&c| c == b'\n')
+        .filter_map(parse_line)
+        .filter(|m| m.fstype == b"cgroup2")
 }
 
 /// Appends the unescaped form of a mountinfo path field to `out`. `\ooo`
@@ -125,7 +128,10 @@ mod tests {
     fn optional_fields_and_vm_layout() {
         let l = b"25 1 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 master:2 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot";
         let m = parse_line(l).unwrap();
-        assert_eq!((m.root, m.point, m.fstype), (&b"/"[..], &b"/sys/fs/cgroup"[..], &b"cgroup2"[..]));
+        assert_eq!(
+            (m.root, m.point, m.fstype),
+            (&b"/"[..], &b"/sys/fs/cgroup"[..], &b"cgroup2"[..])
+        );
         // A cgroup namespace's view of a mount of an ancestor hierarchy.
         let l = b"700 600 0:38 /.. /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw";
         assert_eq!(parse_line(l).unwrap().root, b"/..");
@@ -180,7 +186,12 @@ mod tests {
             b"41 31 0:38 / /u rw -  cgroup2 rw",                                   // empty fstype
             b"\xff\xfe \x00 : / / - - -",
         ] {
-            assert_eq!(parse_line(l).filter(|m| m.fstype == b"cgroup2"), None, "{:?}", String::from_utf8_lossy(l));
+            assert_eq!(
+                parse_line(l).filter(|m| m.fstype == b"cgroup2"),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(l)
+            );
         }
         assert_eq!(find_cgroup2(b"\n\n\0\0 - cgroup2\n- cgroup2 cgroup2"), None);
     }

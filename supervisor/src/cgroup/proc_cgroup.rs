@@ -9,7 +9,10 @@
 /// `None` if there is no `0::` line or its path is not a clean absolute
 /// path (see [`valid_path`]).
 pub fn own_path(proc_self_cgroup: &[u8]) -> Option<&[u8]> {
-    proc_self_cgroup.split(|&c| c == b'\n').find_map(|l| l.strip_prefix(b"0::")).filter(|p| valid_path(p))
+    proc_self_cgroup
+        .split(|&c| c == b'\n')
+        .find_map(|l| l.strip_prefix(b"0::"))
+        .filter(|p| valid_path(p))
 }
 
 /// An absolute path with no empty, `.` or `..` component (except the root
@@ -21,7 +24,10 @@ pub fn valid_path(p: &[u8]) -> bool {
         return true;
     }
     let Some(rest) = p.strip_prefix(b"/") else { return false };
-    !p.contains(&0) && rest.split(|&c| c == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..")
+    !p.contains(&0)
+        && rest
+            .split(|&c| c == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
 }
 
 /// `path` relative to `root`, compared component by component: `/a/b/c`

@@ -24,15 +24,29 @@ pub struct Listing {
 
 pub fn open_dir(path: &[u8]) -> Result<OwnedFd, Errno> {
     let p = CBuf::<4096>::from(path);
-    rustix::fs::openat(rustix::fs::CWD, p.as_cstr()?, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    rustix::fs::openat(
+        rustix::fs::CWD,
+        p.as_cstr()?,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Lists the spec files of `dir`. Hidden files, editor leftovers (`~`,
 /// `.swp`) and anything that is not a valid name are skipped.
 pub fn list(dir: &OwnedFd) -> Result<Listing, Errno> {
-    let mut out = Listing { names: Vec::new(), skipped: 0, overflow: 0 };
+    let mut out = Listing {
+        names: Vec::new(),
+        skipped: 0,
+        overflow: 0,
+    };
     // Re-open "." so each listing starts at the beginning.
-    let d = rustix::fs::openat(dir, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let d = rustix::fs::openat(
+        dir,
+        c".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let mut it = rustix::fs::RawDir::new(&d, &mut buf);
     while let Some(ent) = it.next() {
@@ -60,7 +74,12 @@ pub fn list(dir: &OwnedFd) -> Result<Listing, Errno> {
 /// Reads `dir/name` into `buf`. EFBIG when larger than SPEC_FILE_MAX.
 pub fn read(dir: &OwnedFd, name: &[u8], buf: &mut SpecBuf) -> Result<(), Errno> {
     let n = CBuf::<80>::from(name);
-    let fd = rustix::fs::openat(dir.as_fd(), n.as_cstr()?, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())?;
+    let fd = rustix::fs::openat(
+        dir.as_fd(),
+        n.as_cstr()?,
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )?;
     let dst = buf.bytes.get_mut(..SPEC_FILE_MAX).ok_or(Errno::FBIG)?;
     buf.len = keel_rt::fs::read_fd_into(&fd, dst)?;
     Ok(())

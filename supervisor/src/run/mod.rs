@@ -7,8 +7,8 @@
 pub mod clock;
 pub mod config;
 pub mod options;
-pub mod signals;
 mod runtime;
+pub mod signals;
 mod statusfile;
 
 pub use runtime::{run, Ended, Mode};

@@ -18,7 +18,13 @@ pub struct Options<'a> {
 
 /// Parses the arguments after the program name.
 pub fn parse<'a>(mut args: impl Iterator<Item = &'a [u8]>) -> Result<Options<'a>, &'static str> {
-    let mut o = Options { config: b"", run_dir: DEFAULT_RUN_DIR, stay: false, verbosity: 1, resume: false };
+    let mut o = Options {
+        config: b"",
+        run_dir: DEFAULT_RUN_DIR,
+        stay: false,
+        verbosity: 1,
+        resume: false,
+    };
     let mut have_config = false;
     while let Some(a) = args.next() {
         match a {
@@ -54,12 +60,18 @@ mod tests {
     #[test]
     fn options() {
         let o = p(&["--config", "/etc/keel", "--stay", "-v"]).unwrap();
-        assert_eq!((o.config, o.run_dir, o.stay, o.verbosity), (&b"/etc/keel"[..], DEFAULT_RUN_DIR, true, 2));
+        assert_eq!(
+            (o.config, o.run_dir, o.stay, o.verbosity),
+            (&b"/etc/keel"[..], DEFAULT_RUN_DIR, true, 2)
+        );
         let o = p(&["--run-dir", "/tmp/r", "--config", "c", "-q"]).unwrap();
         assert_eq!((o.run_dir, o.verbosity), (&b"/tmp/r"[..], 0));
         assert_eq!(p(&[]), Err("--config DIR is required"));
         assert_eq!(p(&["--config"]), Err("--config needs a directory"));
         assert_eq!(p(&["--config", "x", "--bogus"]), Err("unknown argument"));
-        assert_eq!(p(&["--config", "x", "--run-dir", ""]), Err("--run-dir needs a directory"));
+        assert_eq!(
+            p(&["--config", "x", "--run-dir", ""]),
+            Err("--run-dir needs a directory")
+        );
     }
 }

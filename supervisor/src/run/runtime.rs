@@ -7,19 +7,19 @@ use crate::cgroup::Cgroup2;
 use crate::spawn::{self, Outcome, SpawnRequest};
 use crate::spec::{self, NsKind, NsMode, Spec, SpecBuf, Stdio};
 use crate::table::order::{bit, Set};
+use crate::table::slots::Slots;
 use crate::table::state::Ending;
 use crate::table::status::Extra;
 use crate::table::{Action, Actions, Policy, Table, Then, MAX_CONTAINERS};
-use crate::table::slots::Slots;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, Ordering};
 use heapless::Vec;
 use keel_rt::sys::{self as sys, SigSet};
-use keel_rt::{error, info, notice, warn, debug};
+use keel_rt::{debug, error, info, notice, warn};
 use rustix::event::epoll;
 use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::time::{Itimerspec, Timespec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags};
+use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
 
 /// Which init mode owns the loop (the signal table differs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +79,11 @@ struct State {
     extra: [Extra; MAX_CONTAINERS],
 }
 
-static mut STATE: State = State { table: Table::new(), res: Slots::new(), extra: [Extra::ZERO; MAX_CONTAINERS] };
+static mut STATE: State = State {
+    table: Table::new(),
+    res: Slots::new(),
+    extra: [Extra::ZERO; MAX_CONTAINERS],
+};
 static STATE_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The one mutable reference to STATE, or None if already taken.
@@ -87,8 +91,7 @@ fn take_state() -> Option<&'static mut State> {
     if STATE_TAKEN.swap(true, Ordering::Relaxed) {
         return None;
     }
-    // SAFETY: keel has no threads, and STATE_TAKEN lets this reference be
-    // created once for the process's life: it is the only access to STATE.
+    // SAFETY: keel has no threads, and STATE_TAKEN lets this reference be created once for the process's life: it is the only access to STATE.
     Some(unsafe { &mut *core::ptr::addr_of_mut!(STATE) })
 }
 
@@ -126,8 +129,7 @@ pub fn run(mode: Mode, opts: &Options<'_>) -> (Ended, i32) {
 }
 
 fn owned(fd: i32) -> OwnedFd {
-    // SAFETY: `fd` was just returned by a successful syscall that creates
-    // a new descriptor; nothing else owns it.
+    // SAFETY: `fd` was just returned by a successful syscall that creates a new descriptor; nothing else owns it.
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
@@ -146,14 +148,20 @@ impl<'o> Runtime<'o> {
         };
         if mode == Mode::Supervisor && rustix::process::getpid().as_raw_nonzero().get() != 1 {
             if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
-                warn!("keel: PR_SET_CHILD_SUBREAPER: ", e, " (orphans will not be reaped by keel)");
+                warn!(
+                    "keel: PR_SET_CHILD_SUBREAPER: ",
+                    e, " (orphans will not be reaped by keel)"
+                );
             }
         }
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| error!("keel: epoll_create: ", e))?;
-        let timer = rustix::time::timerfd_create(TimerfdClockId::Boottime, TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK)
-            .map_err(|e| error!("keel: timerfd_create: ", e))?;
-        epoll::add(&epoll, &sigfd, token(K_SIGNAL, 0), epoll::EventFlags::IN).map_err(|e| error!("keel: epoll_ctl: ", e))?;
-        epoll::add(&epoll, &timer, token(K_TIMER, 0), epoll::EventFlags::IN).map_err(|e| error!("keel: epoll_ctl: ", e))?;
+        let timer =
+            rustix::time::timerfd_create(TimerfdClockId::Boottime, TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK)
+                .map_err(|e| error!("keel: timerfd_create: ", e))?;
+        epoll::add(&epoll, &sigfd, token(K_SIGNAL, 0), epoll::EventFlags::IN)
+            .map_err(|e| error!("keel: epoll_ctl: ", e))?;
+        epoll::add(&epoll, &timer, token(K_TIMER, 0), epoll::EventFlags::IN)
+            .map_err(|e| error!("keel: epoll_ctl: ", e))?;
         if let Err(e) = statusfile::make_run_dir(opts.run_dir) {
             error!("keel: run directory ", opts.run_dir, ": ", e);
             return Err(());
@@ -217,7 +225,13 @@ impl<'o> Runtime<'o> {
             self.drive();
             if self.st.table.dirty {
                 self.st.table.dirty = false;
-                if let Err(e) = statusfile::write(self.opts.run_dir, &self.st.table, &self.st.extra, clock::now(), clock::real_now()) {
+                if let Err(e) = statusfile::write(
+                    self.opts.run_dir,
+                    &self.st.table,
+                    &self.st.extra,
+                    clock::now(),
+                    clock::real_now(),
+                ) {
                     warn!("keel: status file in ", self.opts.run_dir, ": ", e);
                 }
             }
@@ -301,13 +315,23 @@ impl<'o> Runtime<'o> {
             return;
         }
         let value = match next {
-            Some(ms) => Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 },
+            Some(ms) => Timespec {
+                tv_sec: (ms / 1000) as i64,
+                tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+            },
             None => Timespec { tv_sec: 0, tv_nsec: 0 },
         };
         // A deadline already past still fires: ABSTIME with a past value
         // expires at once (value 0 would disarm, so use at least 1 ns).
-        let value = if next.is_some() && value.tv_sec == 0 && value.tv_nsec == 0 { Timespec { tv_sec: 0, tv_nsec: 1 } } else { value };
-        let spec = Itimerspec { it_interval: Timespec { tv_sec: 0, tv_nsec: 0 }, it_value: value };
+        let value = if next.is_some() && value.tv_sec == 0 && value.tv_nsec == 0 {
+            Timespec { tv_sec: 0, tv_nsec: 1 }
+        } else {
+            value
+        };
+        let spec = Itimerspec {
+            it_interval: Timespec { tv_sec: 0, tv_nsec: 0 },
+            it_value: value,
+        };
         match rustix::time::timerfd_settime(&self.timer, TimerfdTimerFlags::ABSTIME, &spec) {
             Ok(_) => self.armed = next,
             Err(e) => error!("keel: timerfd_settime: ", e),
@@ -330,7 +354,10 @@ impl<'o> Runtime<'o> {
                 }
             };
             for rec in buf.get(..n).unwrap_or(&[]).chunks_exact(128) {
-                let signo = rec.get(..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_ne_bytes) as i32;
+                let signo = rec
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u32::from_ne_bytes) as i32;
                 self.on_signal(signo);
             }
         }
@@ -416,7 +443,11 @@ impl<'o> Runtime<'o> {
         let now = clock::now();
         let Some(r) = self.st.res.get_mut(i) else { return };
         r.pidfd = None;
-        let ending = if core::mem::take(&mut r.setup_failed) { Ending::SetupFailed } else { ending };
+        let ending = if core::mem::take(&mut r.setup_failed) {
+            Ending::SetupFailed
+        } else {
+            ending
+        };
         let empty = match &r.events {
             Some(ev) => !crate::cgroup::populated(ev).unwrap_or(true),
             None => true,
@@ -427,13 +458,23 @@ impl<'o> Runtime<'o> {
         }
         self.st.table.on_exit(i, ending, now, &mut q);
         let e = self.st.table.get(i).map(|e| e.state.name()).unwrap_or("gone");
-        info!("keel: container ", self.name(i), ": exited with status ", ending.status(), " (", e, ")");
+        info!(
+            "keel: container ",
+            self.name(i),
+            ": exited with status ",
+            ending.status(),
+            " (",
+            e,
+            ")"
+        );
         self.execute_all(q);
     }
 
     #[inline(never)]
     fn on_report(&mut self, i: usize) {
-        let Some(fd) = self.st.res.get(i).and_then(|r| r.report.as_ref()) else { return };
+        let Some(fd) = self.st.res.get(i).and_then(|r| r.report.as_ref()) else {
+            return;
+        };
         match spawn::read_report(fd) {
             Outcome::Pending => {}
             Outcome::Execd => {
@@ -544,7 +585,9 @@ impl<'o> Runtime<'o> {
 
     #[inline(never)]
     fn on_events(&mut self, i: usize) {
-        let Some(ev) = self.st.res.get(i).and_then(|r| r.events.as_ref()) else { return };
+        let Some(ev) = self.st.res.get(i).and_then(|r| r.events.as_ref()) else {
+            return;
+        };
         if let Ok(false) = crate::cgroup::populated(ev) {
             let mut q = Actions::new();
             self.st.table.on_cgroup_empty(i, clock::now(), &mut q);
@@ -573,7 +616,15 @@ impl<'o> Runtime<'o> {
             Action::LogFailed(i) => {
                 let Some(e) = self.st.table.get(i) else { return };
                 match e.last {
-                    Some(end) => error!("keel: container ", &e.name[..], ": failed: ", e.reason, " (exit status ", end.status(), ")"),
+                    Some(end) => error!(
+                        "keel: container ",
+                        &e.name[..],
+                        ": failed: ",
+                        e.reason,
+                        " (exit status ",
+                        end.status(),
+                        ")"
+                    ),
                     None => error!("keel: container ", &e.name[..], ": failed: ", e.reason),
                 }
             }
@@ -634,7 +685,9 @@ impl<'o> Runtime<'o> {
         // The container's cgroup, with its limits.
         let mut cgroup_fd = None;
         if let Some(cg) = &self.cgroup {
-            let made = cg.create(&name).and_then(|fd| cg.apply_limits(&name, &spec.cgroup).map(|()| fd));
+            let made = cg
+                .create(&name)
+                .and_then(|fd| cg.apply_limits(&name, &spec.cgroup).map(|()| fd));
             match made {
                 Ok(fd) => cgroup_fd = Some(fd),
                 Err(e) => {
@@ -664,7 +717,15 @@ impl<'o> Runtime<'o> {
                         }
                     }
                     None => {
-                        error!("keel: container ", &name[..], ": ns ", k.name(), ": container ", owner, " is not running");
+                        error!(
+                            "keel: container ",
+                            &name[..],
+                            ": ns ",
+                            k.name(),
+                            ": container ",
+                            owner,
+                            " is not running"
+                        );
                         self.st.table.fail(i, "namespace owner not running", now, q);
                         return;
                     }
@@ -685,7 +746,10 @@ impl<'o> Runtime<'o> {
             },
             Stdio::File(path) => match rustix::fs::open(
                 path,
-                rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::APPEND | rustix::fs::OFlags::CREATE | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::OFlags::WRONLY
+                    | rustix::fs::OFlags::APPEND
+                    | rustix::fs::OFlags::CREATE
+                    | rustix::fs::OFlags::CLOEXEC,
                 rustix::fs::Mode::from_raw_mode(0o640),
             ) {
                 Ok(fd) => out_fd = Some(fd),
@@ -697,9 +761,14 @@ impl<'o> Runtime<'o> {
             },
             Stdio::Inherit | Stdio::Null => {}
         }
-        // SAFETY: fds 0, 1 and 2 are keel's own stdio, open for its whole
-        // life (boot mode puts /dev/console or /dev/null there first).
-        let (in0, out1, err2) = unsafe { (BorrowedFd::borrow_raw(0), BorrowedFd::borrow_raw(1), BorrowedFd::borrow_raw(2)) };
+        // SAFETY: fds 0, 1 and 2 are keel's own stdio, open for its whole life (boot mode puts /dev/console or /dev/null there first).
+        let (in0, out1, err2) = unsafe {
+            (
+                BorrowedFd::borrow_raw(0),
+                BorrowedFd::borrow_raw(1),
+                BorrowedFd::borrow_raw(2),
+            )
+        };
         let (stdin, stdout, stderr) = match spec.stdio {
             Stdio::Inherit => (Some(in0), Some(out1), Some(err2)),
             Stdio::Null => (None, None, None),
@@ -761,7 +830,12 @@ impl<'o> Runtime<'o> {
                 r.events = None;
                 if let (Some(cg), Some(fd)) = (&self.cgroup, cgroup_fd) {
                     if let Ok(ev) = cg.open_events(&name) {
-                        let _ = epoll::add(&self.epoll, &ev, token(K_EVENTS, i), epoll::EventFlags::PRI | epoll::EventFlags::ERR);
+                        let _ = epoll::add(
+                            &self.epoll,
+                            &ev,
+                            token(K_EVENTS, i),
+                            epoll::EventFlags::PRI | epoll::EventFlags::ERR,
+                        );
                         r.events = Some(ev);
                     }
                     r.cgroup = Some(fd);
@@ -779,7 +853,13 @@ impl<'o> Runtime<'o> {
                 let mut l = keel_rt::Line::new();
                 f.render(&name, Some(&spec), &mut l);
                 error!(l);
-                let _ = self.st.res.set(i, Res { cgroup: cgroup_fd, ..Res::default() });
+                let _ = self.st.res.set(
+                    i,
+                    Res {
+                        cgroup: cgroup_fd,
+                        ..Res::default()
+                    },
+                );
                 self.st.table.on_spawn_error(i, now, q);
             }
         }
@@ -823,17 +903,31 @@ impl<'o> Runtime<'o> {
                 Err(r) => {
                     match r {
                         Refused::Gone(e) => warn!("keel: container ", name, ": pid ", pid, " not adopted: ", e),
-                        Refused::NotOurChild(pp) => warn!("keel: container ", name, ": pid ", pid, " not adopted: its parent is ", pp),
-                        Refused::OtherCgroup => warn!("keel: container ", name, ": pid ", pid, " not adopted: not in its cgroup"),
+                        Refused::NotOurChild(pp) => warn!(
+                            "keel: container ",
+                            name, ": pid ", pid, " not adopted: its parent is ", pp
+                        ),
+                        Refused::OtherCgroup => warn!(
+                            "keel: container ",
+                            name, ": pid ", pid, " not adopted: not in its cgroup"
+                        ),
                     }
                     continue;
                 }
             };
-            let mut r = Res { pidfd: Some(pidfd), ..Res::default() };
+            let mut r = Res {
+                pidfd: Some(pidfd),
+                ..Res::default()
+            };
             if let Some(cg) = &self.cgroup {
                 r.cgroup = cg.open(name).ok();
                 if let Ok(ev) = cg.open_events(name) {
-                    let _ = epoll::add(&self.epoll, &ev, token(K_EVENTS, i), epoll::EventFlags::PRI | epoll::EventFlags::ERR);
+                    let _ = epoll::add(
+                        &self.epoll,
+                        &ev,
+                        token(K_EVENTS, i),
+                        epoll::EventFlags::PRI | epoll::EventFlags::ERR,
+                    );
                     r.events = Some(ev);
                 }
             }
@@ -869,13 +963,24 @@ impl<'o> Runtime<'o> {
             }
         };
         if listing.overflow > 0 {
-            error!("keel: config directory ", self.opts.config, ": ", listing.overflow,
-                " spec files beyond the limit of ", MAX_CONTAINERS, " containers are ignored");
+            error!(
+                "keel: config directory ",
+                self.opts.config,
+                ": ",
+                listing.overflow,
+                " spec files beyond the limit of ",
+                MAX_CONTAINERS,
+                " containers are ignored"
+            );
         }
         // Removed files.
         let present: Vec<usize, MAX_CONTAINERS> = self.st.table.iter().map(|(i, _)| i).collect();
         for i in present {
-            let gone = self.st.table.get(i).is_some_and(|e| !listing.names.iter().any(|n| n == &e.name));
+            let gone = self
+                .st
+                .table
+                .get(i)
+                .is_some_and(|e| !listing.names.iter().any(|n| n == &e.name));
             if gone {
                 info!("keel: container ", self.name(i), ": spec removed, stopping");
                 self.st.table.request_stop(i, Then::Remove, now, &mut q);
@@ -896,14 +1001,24 @@ impl<'o> Runtime<'o> {
             match self.st.table.slot_of(name) {
                 None => match self.st.table.add(name, h, now) {
                     Some(_) => {}
-                    None => error!("keel: container ", &name[..], ": the table is full (", MAX_CONTAINERS, ")"),
+                    None => error!(
+                        "keel: container ",
+                        &name[..],
+                        ": the table is full (",
+                        MAX_CONTAINERS,
+                        ")"
+                    ),
                 },
                 Some(i) => {
                     if self.st.table.get(i).is_some_and(|e| e.hash != h) {
                         let valid = read.is_ok() && spec::parse(&mut buf).is_ok();
                         let live = self.st.table.get(i).is_some_and(|e| e.state.is_live());
                         if !valid && live {
-                            error!("keel: container ", &name[..], ": its new spec is invalid; the running one is kept");
+                            error!(
+                                "keel: container ",
+                                &name[..],
+                                ": its new spec is invalid; the running one is kept"
+                            );
                             continue;
                         }
                         if let Some(e) = self.st.table.get_mut(i) {
@@ -917,8 +1032,13 @@ impl<'o> Runtime<'o> {
         }
         // Links and policies, now that every name has a slot (not for
         // containers on their way out: their file is gone).
-        let slots: Vec<usize, MAX_CONTAINERS> =
-            self.st.table.iter().filter(|(_, e)| e.then != Then::Remove).map(|(i, _)| i).collect();
+        let slots: Vec<usize, MAX_CONTAINERS> = self
+            .st
+            .table
+            .iter()
+            .filter(|(_, e)| e.then != Then::Remove)
+            .map(|(i, _)| i)
+            .collect();
         for i in slots {
             self.link(i, now, &mut q);
         }
@@ -975,7 +1095,14 @@ impl<'o> Runtime<'o> {
                 match self.st.table.slot_of(owner.to_bytes()) {
                     Some(j) if j != i => shares |= bit(j),
                     _ => {
-                        error!("keel: container ", &name[..], ": ns ", k.name(), " share: no other container named ", owner);
+                        error!(
+                            "keel: container ",
+                            &name[..],
+                            ": ns ",
+                            k.name(),
+                            " share: no other container named ",
+                            owner
+                        );
                         self.st.table.fail(i, "unknown namespace owner", now, q);
                         return;
                     }
@@ -1008,11 +1135,17 @@ fn fault_step() -> Option<u16> {
 mod size_probe {
     #[test]
     fn sizes() {
-        eprintln!("Runtime {} State {} Entry {} Res {} Extra {} Cgroup2 {} SpecBuf {} Spec {} Line {}",
-            core::mem::size_of::<super::Runtime<'static>>(), core::mem::size_of::<super::State>(),
-            core::mem::size_of::<crate::table::Entry>(), core::mem::size_of::<super::Res>(),
-            core::mem::size_of::<crate::table::status::Extra>(), core::mem::size_of::<crate::cgroup::Cgroup2>(),
-            core::mem::size_of::<crate::spec::SpecBuf>(), core::mem::size_of::<crate::spec::Spec<'static>>(),
-            core::mem::size_of::<keel_rt::Line>());
+        eprintln!(
+            "Runtime {} State {} Entry {} Res {} Extra {} Cgroup2 {} SpecBuf {} Spec {} Line {}",
+            core::mem::size_of::<super::Runtime<'static>>(),
+            core::mem::size_of::<super::State>(),
+            core::mem::size_of::<crate::table::Entry>(),
+            core::mem::size_of::<super::Res>(),
+            core::mem::size_of::<crate::table::status::Extra>(),
+            core::mem::size_of::<crate::cgroup::Cgroup2>(),
+            core::mem::size_of::<crate::spec::SpecBuf>(),
+            core::mem::size_of::<crate::spec::Spec<'static>>(),
+            core::mem::size_of::<keel_rt::Line>()
+        );
     }
 }

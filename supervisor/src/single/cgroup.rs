@@ -75,7 +75,9 @@ pub fn each_line<F: FnMut(&[u8])>(path: &CStr, mut f: F) -> Result<(), Errno> {
     let mut len = 0usize;
     let mut skipping = false;
     loop {
-        let Some(space) = buf.get_mut(len..) else { return Err(Errno::FAULT) };
+        let Some(space) = buf.get_mut(len..) else {
+            return Err(Errno::FAULT);
+        };
         let n = match rustix::io::read(&fd, space) {
             Ok(n) => n,
             Err(Errno::INTR) => continue,
@@ -134,10 +136,14 @@ pub fn own_cgroup(me: i32) -> Option<CgPath> {
     }
     let mut best: Option<(usize, CgPath)> = None;
     each_line(c"/proc/self/mountinfo", |l| {
-        let Some((root_esc, point_esc)) = cgroup2_mount(l) else { return };
+        let Some((root_esc, point_esc)) = cgroup2_mount(l) else {
+            return;
+        };
         let mut root: CBuf<1024> = CBuf::new();
         push_unescaped(&mut root, root_esc);
-        let Some(below) = below_root(root.as_bytes(), rel.as_bytes()) else { return };
+        let Some(below) = below_root(root.as_bytes(), rel.as_bytes()) else {
+            return;
+        };
         if best.as_ref().is_some_and(|(len, _)| *len >= root.len()) {
             return;
         }
@@ -165,7 +171,10 @@ mod tests {
 
     #[test]
     fn proc_self_cgroup() {
-        assert_eq!(cgroup2_path(b"0::/user.slice/x.scope"), Some(&b"/user.slice/x.scope"[..]));
+        assert_eq!(
+            cgroup2_path(b"0::/user.slice/x.scope"),
+            Some(&b"/user.slice/x.scope"[..])
+        );
         assert_eq!(cgroup2_path(b"0::/"), Some(&b"/"[..]));
         assert_eq!(cgroup2_path(b"4:memory:/x"), None);
         assert_eq!(cgroup2_path(b"0::"), None);

@@ -94,7 +94,11 @@ fn signal_tree(me: i32, sig: i32) -> u32 {
         }
     }
     if full {
-        keel_rt::warn!("keel: more than ", TREE_MAX, " descendants; the others are signalled on the next pass");
+        keel_rt::warn!(
+            "keel: more than ",
+            TREE_MAX,
+            " descendants; the others are signalled on the next pass"
+        );
     }
     found.len().saturating_sub(1) as u32
 }
@@ -118,7 +122,9 @@ fn each_process<F: FnMut(i32, i32)>(mut f: F) -> Result<(), Errno> {
         let mut path: CBuf<32> = CBuf::from(b"/proc/");
         path.push_u64(pid as u64).push(b"/stat");
         let Ok(p) = path.as_cstr() else { continue };
-        let Ok(fd) = keel_rt::fs::open_read(rustix::fs::CWD, p) else { continue };
+        let Ok(fd) = keel_rt::fs::open_read(rustix::fs::CWD, p) else {
+            continue;
+        };
         let mut stat = [0u8; 512];
         let n = match rustix::io::read(&fd, &mut stat) {
             Ok(n) => n,

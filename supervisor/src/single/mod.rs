@@ -145,8 +145,7 @@ impl<'o> Supervisor<'o> {
         let listen = listen::kept_fds(keel_rt::args::env(b"LISTEN_PID"), keel_rt::args::env(b"LISTEN_FDS"), me);
         let plan = spawn::Plan {
             program,
-            // SAFETY: o.program < argc (checked above): a suffix of the
-            // null-terminated argv array is itself one.
+            // SAFETY: o.program < argc (checked above): a suffix of the null-terminated argv array is itself one.
             argv: unsafe { argv.add(o.program) },
             envp: keel_rt::args::envp_ptr(),
             keep_fds: o.keep_fds,
@@ -162,7 +161,13 @@ impl<'o> Supervisor<'o> {
             None => keel_rt::info!("keel: started ", program, " as pid ", sp.pid),
         }
 
-        let mut s = Supervisor { o, me, sfd, child: sp.pid, ended: None };
+        let mut s = Supervisor {
+            o,
+            me,
+            sfd,
+            child: sp.pid,
+            ended: None,
+        };
         s.until_program_exits();
         let ended = s.ended.unwrap_or(Ended::Exited(status::KEEL_FAILED));
         match ended {
@@ -185,7 +190,11 @@ impl<'o> Supervisor<'o> {
                     keel_rt::warn!("keel: prctl PR_SET_CHILD_SUBREAPER: ", e);
                 }
             }
-            keel_rt::debug!("keel: alone in cgroup ", cg.as_bytes(), ": its processes are the descendants");
+            keel_rt::debug!(
+                "keel: alone in cgroup ",
+                cg.as_bytes(),
+                ": its processes are the descendants"
+            );
             return Scope::Cgroup(cg);
         }
         let subreaper = rustix::process::child_subreaper().ok().flatten().is_some();
@@ -206,7 +215,10 @@ impl<'o> Supervisor<'o> {
     /// given) and acts on it. `forward`: pass signals on to the program.
     fn handle_signals(&mut self, timeout_ms: Option<u64>, forward: bool) {
         if let Some(ms) = timeout_ms {
-            let ts = rustix::time::Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
+            let ts = rustix::time::Timespec {
+                tv_sec: (ms / 1000) as i64,
+                tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+            };
             let mut fds = [rustix::event::PollFd::new(&self.sfd, rustix::event::PollFlags::IN)];
             match rustix::event::poll(&mut fds, Some(&ts)) {
                 Ok(0) | Err(Errno::INTR) => return,
@@ -219,8 +231,7 @@ impl<'o> Supervisor<'o> {
         }
         let mut infos = [SignalfdSiginfo::default(); 8];
         let size = core::mem::size_of_val(&infos);
-        // SAFETY: the array is plain integers (any byte pattern is valid)
-        // and the slice covers exactly its bytes for the read.
+        // SAFETY: the array is plain integers (any byte pattern is valid) and the slice covers exactly its bytes for the read.
         let bytes = unsafe { core::slice::from_raw_parts_mut(infos.as_mut_ptr().cast::<u8>(), size) };
         let n = match rustix::io::read(&self.sfd, bytes) {
             Ok(n) => n,
@@ -243,7 +254,13 @@ impl<'o> Supervisor<'o> {
                 }
                 Disposition::Forward if forward && self.ended.is_none() => self.forward(sig),
                 Disposition::Forward => {
-                    keel_rt::debug!("keel: ignoring SIG", signals::signal_name(sig), " (", sig, ") while shutting down")
+                    keel_rt::debug!(
+                        "keel: ignoring SIG",
+                        signals::signal_name(sig),
+                        " (",
+                        sig,
+                        ") while shutting down"
+                    )
                 }
                 Disposition::Drop => keel_rt::debug!("keel: dropping SIG", signals::signal_name(sig), " (", sig, ")"),
             }
@@ -253,7 +270,14 @@ impl<'o> Supervisor<'o> {
     fn forward(&self, sig: i32) {
         let target = if self.o.kill_group { -self.child } else { self.child };
         match keel_rt::sys::kill(target, sig) {
-            Ok(()) => keel_rt::debug!("keel: forwarded SIG", signals::signal_name(sig), " (", sig, ") to ", target),
+            Ok(()) => keel_rt::debug!(
+                "keel: forwarded SIG",
+                signals::signal_name(sig),
+                " (",
+                sig,
+                ") to ",
+                target
+            ),
             Err(e) => keel_rt::debug!("keel: forwarding signal ", sig, " to ", target, ": ", e),
         }
     }
@@ -364,5 +388,7 @@ impl<'o> Supervisor<'o> {
 /// CLOCK_MONOTONIC in milliseconds.
 fn now_ms() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    (t.tv_sec as u64).saturating_mul(1000).saturating_add((t.tv_nsec as u64) / 1_000_000)
+    (t.tv_sec as u64)
+        .saturating_mul(1000)
+        .saturating_add((t.tv_nsec as u64) / 1_000_000)
 }

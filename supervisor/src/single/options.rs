@@ -170,10 +170,16 @@ where
                     };
                     k = shorts.len();
                     if c == b'p' {
-                        o.pdeathsig = Some(signal_by_name(v).ok_or(UsageError { what: "-p: not a signal", arg: v })?);
+                        o.pdeathsig = Some(signal_by_name(v).ok_or(UsageError {
+                            what: "-p: not a signal",
+                            arg: v,
+                        })?);
                     } else {
                         let code = parse_u64(v).and_then(|n| u8::try_from(n).ok());
-                        o.remap.insert(code.ok_or(UsageError { what: "-e: not an exit code (0 to 255)", arg: v })?);
+                        o.remap.insert(code.ok_or(UsageError {
+                            what: "-e: not an exit code (0 to 255)",
+                            arg: v,
+                        })?);
                     }
                 }
                 _ => return err("unknown option", a),
@@ -283,7 +289,10 @@ mod tests {
     fn p<'a>(args: &[&'a str], env: &[(&'a str, &'a str)]) -> Result<Action, UsageError<'a>> {
         let argv: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         let env: Vec<(&'a [u8], &'a [u8])> = env.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
-        parse(|i| argv.get(i).copied(), |name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v))
+        parse(
+            |i| argv.get(i).copied(),
+            |name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| *v),
+        )
     }
 
     fn run<'a>(args: &[&'a str], env: &[(&'a str, &'a str)]) -> Options {
@@ -349,20 +358,38 @@ mod tests {
         assert_eq!(p(&["keel", "-e", "256", "--", "a"], &[]).unwrap_err().arg, b"256");
         assert_eq!(p(&["keel", "-e", "-1", "--", "a"], &[]).unwrap_err().arg, b"-1");
         assert_eq!(p(&["keel", "-e"], &[]).unwrap_err().what, "-e needs an exit code");
-        assert_eq!(p(&["keel", "-p", "SIGNOPE", "--", "a"], &[]).unwrap_err().arg, b"SIGNOPE");
+        assert_eq!(
+            p(&["keel", "-p", "SIGNOPE", "--", "a"], &[]).unwrap_err().arg,
+            b"SIGNOPE"
+        );
         assert_eq!(p(&["keel", "-p", "0", "--", "a"], &[]).unwrap_err().arg, b"0");
-        assert_eq!(p(&["keel", "--grace"], &[]).unwrap_err().what, "--grace needs a number of seconds");
-        assert_eq!(p(&["keel", "--grace", "1.2345", "--", "a"], &[]).unwrap_err().arg, b"1.2345");
+        assert_eq!(
+            p(&["keel", "--grace"], &[]).unwrap_err().what,
+            "--grace needs a number of seconds"
+        );
+        assert_eq!(
+            p(&["keel", "--grace", "1.2345", "--", "a"], &[]).unwrap_err().arg,
+            b"1.2345"
+        );
         assert_eq!(p(&["keel", "--grace", "x", "--", "a"], &[]).unwrap_err().arg, b"x");
-        assert_eq!(p(&["keel", "--grace", "86401", "--", "a"], &[]).unwrap_err().arg, b"86401");
+        assert_eq!(
+            p(&["keel", "--grace", "86401", "--", "a"], &[]).unwrap_err().arg,
+            b"86401"
+        );
     }
 
     #[test]
     fn environment_like_tini() {
-        let o = run(&["keel", "--", "x"], &[("TINI_SUBREAPER", ""), ("TINI_KILL_PROCESS_GROUP", "0")]);
+        let o = run(
+            &["keel", "--", "x"],
+            &[("TINI_SUBREAPER", ""), ("TINI_KILL_PROCESS_GROUP", "0")],
+        );
         assert!(o.subreaper && o.kill_group);
         // TINI_VERBOSITY is read after -v and replaces it.
-        assert_eq!(run(&["keel", "-vvv", "--", "x"], &[("TINI_VERBOSITY", "0")]).verbosity, 0);
+        assert_eq!(
+            run(&["keel", "-vvv", "--", "x"], &[("TINI_VERBOSITY", "0")]).verbosity,
+            0
+        );
         assert_eq!(run(&["keel", "--", "x"], &[("TINI_VERBOSITY", "2")]).verbosity, 2);
         assert_eq!(run(&["keel", "--", "x"], &[("TINI_VERBOSITY", "junk")]).verbosity, 0);
         assert!(!run(&["keel", "--", "x"], &[("TINI_SUBREAPERX", "1")]).subreaper);

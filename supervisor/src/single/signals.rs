@@ -73,7 +73,10 @@ pub fn signal_by_name(s: &[u8]) -> Option<i32> {
 
 /// The name of a signal without its SIG prefix, for logs.
 pub fn signal_name(sig: i32) -> &'static [u8] {
-    NAMES.iter().find(|(_, n)| *n as i32 == sig).map_or(&b"signal"[..], |(name, _)| *name)
+    NAMES
+        .iter()
+        .find(|(_, n)| *n as i32 == sig)
+        .map_or(&b"signal"[..], |(name, _)| *name)
 }
 
 /// What to do with a signal keel received from signalfd.
@@ -115,7 +118,10 @@ pub struct Inherited {
 /// that receives everything. Returns what was inherited and the fd.
 pub fn setup() -> Result<(Inherited, OwnedFd), (&'static str, Errno)> {
     let mask = sys::sigprocmask(sys::SIG_SETMASK, Some(&SigSet::FULL)).map_err(|e| ("sigprocmask", e))?;
-    let ign = KSigaction { handler: sys::SIG_IGN, ..KSigaction::default() };
+    let ign = KSigaction {
+        handler: sys::SIG_IGN,
+        ..KSigaction::default()
+    };
     let ttin = sys::sigaction(SIGTTIN, Some(&ign)).map_err(|e| ("sigaction SIGTTIN", e))?;
     let ttou = sys::sigaction(SIGTTOU, Some(&ign)).map_err(|e| ("sigaction SIGTTOU", e))?;
     let fd = sys::signalfd4(-1, &SigSet::FULL, sys::SFD_CLOEXEC).map_err(|e| ("signalfd", e))?;

@@ -46,11 +46,12 @@ pub struct Spawned {
 /// Forks and execs the program. The error names the step that failed.
 pub fn spawn(plan: &Plan<'_>) -> Result<Spawned, (&'static str, Errno)> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| ("pipe", e))?;
-    let mut args = CloneArgs { exit_signal: signals::SIGCHLD as u64, ..CloneArgs::default() };
+    let mut args = CloneArgs {
+        exit_signal: signals::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
     let mut fell_back = false;
-    // SAFETY: keel is single-threaded; no CLONE_VM/THREAD/SIGHAND/SETTLS
-    // and no stack (fork semantics); the child only runs `child`, which
-    // ends in exec or exit_group.
+    // SAFETY: keel is single-threaded; no CLONE_VM/THREAD/SIGHAND/SETTLS and no stack (fork semantics); the child only runs `child`, which ends in exec or exit_group.
     let forked = match unsafe { sys::clone3(&mut args) } {
         Err(e) if e == Errno::NOSYS || e == Errno::PERM => {
             keel_rt::debug!("keel: clone3: ", e, ", falling back to clone");
@@ -74,7 +75,11 @@ pub fn spawn(plan: &Plan<'_>) -> Result<Spawned, (&'static str, Errno)> {
             if let Some(p) = rustix::process::Pid::from_raw(pid) {
                 let _ = rustix::process::setpgid(Some(p), Some(p));
             }
-            Ok(Spawned { pid, exec_error: read_exec_error(&r), fell_back })
+            Ok(Spawned {
+                pid,
+                exec_error: read_exec_error(&r),
+                fell_back,
+            })
         }
     }
 }
@@ -141,7 +146,9 @@ fn close_fds_above(last_kept: u32) {
     }
     // Kernels before 5.11, or a seccomp profile without close_range: one
     // fcntl per possible fd, up to the soft limit (bounded).
-    let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(1 << 16);
+    let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(1 << 16);
     let top = lim.min(1 << 16) as u32;
     for fd in first..top {
         let _ = sys::set_cloexec(fd as i32);
@@ -155,8 +162,7 @@ fn rewrite_listen_pid(envp: *const *const u8, new: *const u8) -> *const *const u
     }
     let mut i = 0usize;
     loop {
-        // SAFETY: envp is the null-terminated array the kernel laid on
-        // our initial stack; we stop at its null entry.
+        // SAFETY: envp is the null-terminated array the kernel laid on our initial stack; we stop at its null entry.
         let p = unsafe { *envp.add(i) };
         if p.is_null() {
             return envp;
@@ -164,10 +170,7 @@ fn rewrite_listen_pid(envp: *const *const u8, new: *const u8) -> *const *const u
         // SAFETY: every entry is a NUL-terminated string.
         let s = unsafe { CStr::from_ptr(p.cast()) };
         if s.to_bytes().starts_with(b"LISTEN_PID=") {
-            // SAFETY: the array lives in this process's writable initial
-            // stack; after the fork it is the child's private copy, and
-            // nothing else reads it until execve copies it. `new` lives
-            // on the child's frame until exec.
+            // SAFETY: the array lives in this process's writable initial stack; after the fork it is the child's private copy, and nothing else reads it until execve copies it. `new` lives on the child's frame until exec.
             unsafe { *(envp as *mut *const u8).add(i) = new };
             return envp;
         }

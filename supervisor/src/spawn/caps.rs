@@ -24,7 +24,11 @@ pub(super) struct Creds<'x> {
 /// The sets passed to capset: ambient needs permitted and inheritable,
 /// effective needs permitted.
 pub(super) fn capset_sets(c: &Caps) -> (u64, u64, u64) {
-    (c.effective, c.permitted | c.effective | c.ambient, c.inheritable | c.ambient)
+    (
+        c.effective,
+        c.permitted | c.effective | c.ambient,
+        c.inheritable | c.ambient,
+    )
 }
 
 fn cap(n: u32) -> CapabilitySet {
@@ -87,7 +91,9 @@ pub(super) fn apply(ctx: Ctx, c: &Creds<'_>) -> Result<(), Failure> {
         })?;
         for n in 0..64u32 {
             if caps.ambient & (1u64 << n) != 0 {
-                ctx.run(Step::Ambient(n as u8), || rustix::thread::configure_capability_in_ambient_set(cap(n), true))?;
+                ctx.run(Step::Ambient(n as u8), || {
+                    rustix::thread::configure_capability_in_ambient_set(cap(n), true)
+                })?;
             }
         }
     }
@@ -122,7 +128,13 @@ mod tests {
 
     #[test]
     fn ambient_implies_permitted_and_inheritable() {
-        let c = Caps { bounding: 0b1111, effective: 0b0001, permitted: 0, inheritable: 0b0100, ambient: 0b0010 };
+        let c = Caps {
+            bounding: 0b1111,
+            effective: 0b0001,
+            permitted: 0,
+            inheritable: 0b0100,
+            ambient: 0b0010,
+        };
         assert_eq!(capset_sets(&c), (0b0001, 0b0011, 0b0110));
     }
 }

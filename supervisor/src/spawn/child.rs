@@ -45,16 +45,22 @@ pub(super) fn run(p: &Plan<'_, '_>) -> ! {
 /// The kinds joined with setns, in the order the kernel needs (user first:
 /// it decides the privileges for the rest). Pid is joined by keel for its
 /// children (§1.8).
-const JOIN_ORDER: [NsKind; 7] =
-    [NsKind::User, NsKind::Mnt, NsKind::Net, NsKind::Uts, NsKind::Ipc, NsKind::Cgroup, NsKind::Time];
+const JOIN_ORDER: [NsKind; 7] = [
+    NsKind::User,
+    NsKind::Mnt,
+    NsKind::Net,
+    NsKind::Uts,
+    NsKind::Ipc,
+    NsKind::Cgroup,
+    NsKind::Time,
+];
 
 fn setns_flag(k: NsKind) -> ThreadNameSpaceType {
     ThreadNameSpaceType::from_bits_retain(k.clone_flag() as u32)
 }
 
 fn unshare(k: NsKind) -> Result<(), Errno> {
-    // SAFETY: no CLONE_FILES in the flags: the fd table is not unshared,
-    // and the child is single-threaded anyway.
+    // SAFETY: no CLONE_FILES in the flags: the fd table is not unshared, and the child is single-threaded anyway.
     unsafe { rustix::thread::unshare_unsafe(UnshareFlags::from_bits_retain(k.clone_flag() as u32)) }
 }
 
@@ -101,12 +107,15 @@ const IFF_UP: i16 = 1;
 pub(super) fn loopback_up() -> Result<(), Errno> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};
     let s = rustix::net::socket_with(AddressFamily::INET, SocketType::DGRAM, SocketFlags::CLOEXEC, None)?;
-    let mut ifr = IfreqFlags { name: [0; 16], flags: 0, pad: [0; 22] };
+    let mut ifr = IfreqFlags {
+        name: [0; 16],
+        flags: 0,
+        pad: [0; 22],
+    };
     if let Some(n) = ifr.name.get_mut(..2) {
         n.copy_from_slice(b"lo");
     }
-    // SAFETY: SIOCGIFFLAGS reads and writes a `struct ifreq`, which
-    // IfreqFlags lays out (name, then the union's short flags, 40 bytes).
+    // SAFETY: SIOCGIFFLAGS reads and writes a `struct ifreq`, which IfreqFlags lays out (name, then the union's short flags, 40 bytes).
     unsafe { rustix::ioctl::ioctl(&s, rustix::ioctl::Updater::<SIOCGIFFLAGS, IfreqFlags>::new(&mut ifr))? };
     ifr.flags |= IFF_UP;
     // SAFETY: as above for SIOCSIFFLAGS.
@@ -135,7 +144,15 @@ fn rlimit(r: &crate::spec::Rlimit) -> Result<(), Errno> {
         _ => return Err(Errno::INVAL),
     };
     let v = |x: u64| if x == u64::MAX { None } else { Some(x) };
-    rustix::process::prlimit(None, res, rustix::process::Rlimit { current: v(r.soft), maximum: v(r.hard) }).map(|_| ())
+    rustix::process::prlimit(
+        None,
+        res,
+        rustix::process::Rlimit {
+            current: v(r.soft),
+            maximum: v(r.hard),
+        },
+    )
+    .map(|_| ())
 }
 
 /// Does the spec ask for any mount work?
@@ -168,10 +185,11 @@ fn wait_sync(fd: i32) -> Result<(), Errno> {
 /// keel and exits; only the init returns.
 fn fork_init(ctx: Ctx, back: i32) -> Result<(), Failure> {
     ctx.at(Step::Fork)?;
-    let mut args = ksys::CloneArgs { flags: ksys::CLONE_PARENT, ..ksys::CloneArgs::default() };
-    // SAFETY: fork semantics (no CLONE_VM, no stack); the child is single-
-    // threaded. CLONE_PARENT takes exit_signal 0 (the init inherits
-    // SIGCHLD as keel's child).
+    let mut args = ksys::CloneArgs {
+        flags: ksys::CLONE_PARENT,
+        ..ksys::CloneArgs::default()
+    };
+    // SAFETY: fork semantics (no CLONE_VM, no stack); the child is single- threaded. CLONE_PARENT takes exit_signal 0 (the init inherits SIGCHLD as keel's child).
     let r = match unsafe { ksys::clone3(&mut args) } {
         // SAFETY: as above, for the clone(2) fallback.
         Err(Errno::NOSYS) | Err(Errno::PERM) => unsafe { ksys::clone_fork(ksys::CLONE_PARENT, core::ptr::null_mut()) },
@@ -202,7 +220,11 @@ fn setup(p: &Plan<'_, '_>, report_out: &mut i32) -> Result<Infallible, Failure> 
         ctx.run(Step::OomScoreAdj, || write_self_oom(v))?;
     }
     let stdio = [req.stdin, req.stdout, req.stderr].map(|f| f.map(|f| f.as_raw_fd()));
-    let devnull = if stdio.iter().any(Option::is_none) { Some(exec::open_devnull(ctx)?) } else { None };
+    let devnull = if stdio.iter().any(Option::is_none) {
+        Some(exec::open_devnull(ctx)?)
+    } else {
+        None
+    };
     let pass = match (req.ready, spec.ready_fd) {
         (Some(fd), Some(n)) => Some((fd.as_raw_fd(), n)),
         _ => None,
@@ -214,12 +236,21 @@ fn setup(p: &Plan<'_, '_>, report_out: &mut i32) -> Result<Infallible, Failure> 
     for k in JOIN_ORDER {
         if let NsMode::Share(_) = spec.ns.get(k) {
             let t = req.share.get(k.index()).copied().flatten();
-            ctx.run(Step::Setns(k), || rustix::thread::move_into_thread_name_spaces(t.ok_or(Errno::BADF)?, setns_flag(k)))?;
+            ctx.run(Step::Setns(k), || {
+                rustix::thread::move_into_thread_name_spaces(t.ok_or(Errno::BADF)?, setns_flag(k))
+            })?;
         }
     }
     if p.join_user {
         // New namespaces must belong to the joined user namespace.
-        for k in [NsKind::Mnt, NsKind::Net, NsKind::Uts, NsKind::Ipc, NsKind::Cgroup, NsKind::Pid] {
+        for k in [
+            NsKind::Mnt,
+            NsKind::Net,
+            NsKind::Uts,
+            NsKind::Ipc,
+            NsKind::Cgroup,
+            NsKind::Pid,
+        ] {
             if spec.ns.is_new(k) {
                 ctx.run(Step::Unshare(k), || unshare(k))?;
             }
@@ -297,8 +328,16 @@ fn setup(p: &Plan<'_, '_>, report_out: &mut i32) -> Result<Infallible, Failure> 
         exec::ptr_array(spec.process.args.iter().copied(), &mut argv)?;
         exec::ptr_array(spec.process.env.iter().copied(), &mut envp)
     })?;
-    let name = spec.process.args.first().copied().ok_or(Failure::new(Step::Exec, Errno::INVAL))?;
-    let program = Program::Search { name, path: exec::path_of(spec.process.env.iter().copied()) };
+    let name = spec
+        .process
+        .args
+        .first()
+        .copied()
+        .ok_or(Failure::new(Step::Exec, Errno::INVAL))?;
+    let program = Program::Search {
+        name,
+        path: exec::path_of(spec.process.env.iter().copied()),
+    };
     exec::finish(ctx, &fds, program, &argv, &envp)
 }
 

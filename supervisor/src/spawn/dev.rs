@@ -31,8 +31,18 @@ pub(super) fn minimal(ctx: Ctx, root: BorrowedFd<'_>) -> Result<(), Failure> {
         ctx.run(Step::DevNode(i as u8), || {
             let n = CBuf::<16>::from(name.as_bytes());
             let n = n.as_cstr()?;
-            rustix::fs::openat(&dev, n, OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o666))?;
-            let target = rustix::fs::openat(&dev, n, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+            rustix::fs::openat(
+                &dev,
+                n,
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o666),
+            )?;
+            let target = rustix::fs::openat(
+                &dev,
+                n,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
             let mut src = CBuf::<32>::from(b"/dev/");
             src.push(name.as_bytes());
             rustix::mount::mount_bind(src.as_cstr()?, fd_path(target.as_fd()).as_cstr()?)
@@ -40,7 +50,12 @@ pub(super) fn minimal(ctx: Ctx, root: BorrowedFd<'_>) -> Result<(), Failure> {
     }
     ctx.run(Step::DevPts, || {
         rustix::fs::mkdirat(&dev, c"pts", Mode::from_raw_mode(0o755))?;
-        let pts = rustix::fs::openat(&dev, c"pts", OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+        let pts = rustix::fs::openat(
+            &dev,
+            c"pts",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         rustix::mount::mount(
             c"devpts",
             fd_path(pts.as_fd()).as_cstr()?,
@@ -61,7 +76,12 @@ pub(super) fn minimal(ctx: Ctx, root: BorrowedFd<'_>) -> Result<(), Failure> {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(e),
         }
-        let shm = rustix::fs::openat(&dev, c"shm", OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+        let shm = rustix::fs::openat(
+            &dev,
+            c"shm",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         rustix::mount::mount(
             c"shm",
             fd_path(shm.as_fd()).as_cstr()?,

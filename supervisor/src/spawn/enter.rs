@@ -63,14 +63,28 @@ pub struct EnterRequest<'a> {
     pub fault: Option<u16>,
 }
 
-const ENTER_ORDER: [NsKind; 7] =
-    [NsKind::User, NsKind::Mnt, NsKind::Net, NsKind::Uts, NsKind::Ipc, NsKind::Cgroup, NsKind::Time];
+const ENTER_ORDER: [NsKind; 7] = [
+    NsKind::User,
+    NsKind::Mnt,
+    NsKind::Net,
+    NsKind::Uts,
+    NsKind::Ipc,
+    NsKind::Cgroup,
+    NsKind::Time,
+];
 
 /// Starts `req.program` inside the target's namespaces.
 pub fn enter(req: &EnterRequest<'_>) -> Result<Spawned, Failure> {
     let ctx = Ctx { fault: req.fault };
     if req.argv.is_empty() || req.argv.len() >= PTRS {
-        return Err(Failure::new(Step::Exec, if req.argv.is_empty() { Errno::INVAL } else { Errno::TOOBIG }));
+        return Err(Failure::new(
+            Step::Exec,
+            if req.argv.is_empty() {
+                Errno::INVAL
+            } else {
+                Errno::TOOBIG
+            },
+        ));
     }
     if req.envp.len() >= PTRS {
         return Err(Failure::new(Step::Exec, Errno::TOOBIG));
@@ -92,20 +106,34 @@ pub fn enter(req: &EnterRequest<'_>) -> Result<Spawned, Failure> {
     let (report_r, report_w) = ctx.run(Step::Pipe, pipe)?;
     let (sync_r, sync_w) = ctx.run(Step::Pipe, pipe)?;
 
-    let guard = if has(NsKind::Pid) { Some(pidns_for_children(ctx, req.target)?) } else { None };
+    let guard = if has(NsKind::Pid) {
+        Some(pidns_for_children(ctx, req.target)?)
+    } else {
+        None
+    };
     let side = fork_child(ctx, 0, req.cgroup);
     let (pid, pidfd, into_cgroup): (i32, OwnedFd, bool) = match side {
         Ok(Side::Child { into_cgroup }) => {
             let wait = req.cgroup.is_some() && !into_cgroup;
             let mut report = report_w.as_raw_fd();
-            let f = match child(req, ctx, mask, &mut report, if wait { Some(sync_r.as_raw_fd()) } else { None }) {
+            let f = match child(
+                req,
+                ctx,
+                mask,
+                &mut report,
+                if wait { Some(sync_r.as_raw_fd()) } else { None },
+            ) {
                 Err(f) => f,
                 Ok(never) => match never {},
             };
             let _ = ksys::write(report, &f.to_report().encode());
             ksys::exit_group(127)
         }
-        Ok(Side::Parent { pid, pidfd, into_cgroup }) => {
+        Ok(Side::Parent {
+            pid,
+            pidfd,
+            into_cgroup,
+        }) => {
             if let Some(g) = guard {
                 if let Err(f) = g.restore() {
                     kill_and_reap(&pidfd);
@@ -140,10 +168,20 @@ pub fn enter(req: &EnterRequest<'_>) -> Result<Spawned, Failure> {
     }
     drop(sync_w);
     let _ = rustix::fs::fcntl_setfl(&report_r, rustix::fs::OFlags::NONBLOCK);
-    Ok(Spawned { pid, pidfd, report: report_r })
+    Ok(Spawned {
+        pid,
+        pidfd,
+        report: report_r,
+    })
 }
 
-fn child(req: &EnterRequest<'_>, ctx: Ctx, mask: u8, report_out: &mut i32, sync: Option<i32>) -> Result<Infallible, Failure> {
+fn child(
+    req: &EnterRequest<'_>,
+    ctx: Ctx,
+    mask: u8,
+    report_out: &mut i32,
+    sync: Option<i32>,
+) -> Result<Infallible, Failure> {
     if let Some(fd) = sync {
         ctx.run(Step::Sync, || {
             let mut b = [0u8; 1];
@@ -160,23 +198,46 @@ fn child(req: &EnterRequest<'_>, ctx: Ctx, mask: u8, report_out: &mut i32, sync:
         })?;
     }
     let stdio = [req.stdin, req.stdout, req.stderr].map(|f| f.map(|f| f.as_raw_fd()));
-    let devnull = if stdio.iter().any(Option::is_none) { Some(exec::open_devnull(ctx)?) } else { None };
+    let devnull = if stdio.iter().any(Option::is_none) {
+        Some(exec::open_devnull(ctx)?)
+    } else {
+        None
+    };
     let exec_fd = match req.program {
         ExecTarget::Fd(fd) => Some(fd.as_raw_fd()),
         ExecTarget::Path(_) => None,
     };
-    let fds = exec::relocate(ctx, *report_out, stdio, devnull, req.pass.map(|(f, n)| (f.as_raw_fd(), n)), exec_fd)?;
+    let fds = exec::relocate(
+        ctx,
+        *report_out,
+        stdio,
+        devnull,
+        req.pass.map(|(f, n)| (f.as_raw_fd(), n)),
+        exec_fd,
+    )?;
     *report_out = fds.report;
 
     for k in ENTER_ORDER {
         if mask & (1 << k.index()) != 0 {
             ctx.run(Step::Setns(k), || {
-                rustix::thread::move_into_thread_name_spaces(req.target, ThreadNameSpaceType::from_bits_retain(k.clone_flag() as u32))
+                rustix::thread::move_into_thread_name_spaces(
+                    req.target,
+                    ThreadNameSpaceType::from_bits_retain(k.clone_flag() as u32),
+                )
             })?;
         }
     }
     ctx.run(Step::Cwd, || rustix::process::chdir(c"/"))?;
-    caps::apply(ctx, &Creds { uid: req.uid, gid: req.gid, groups: &[], caps: req.caps, no_new_privs: req.no_new_privs })?;
+    caps::apply(
+        ctx,
+        &Creds {
+            uid: req.uid,
+            gid: req.gid,
+            groups: &[],
+            caps: req.caps,
+            no_new_privs: req.no_new_privs,
+        },
+    )?;
 
     let mut argv = [core::ptr::null(); PTRS];
     let mut envp = [core::ptr::null(); PTRS];
@@ -186,7 +247,10 @@ fn child(req: &EnterRequest<'_>, ctx: Ctx, mask: u8, report_out: &mut i32, sync:
     })?;
     let program = match (req.program, fds.exec) {
         (ExecTarget::Fd(_), Some(fd)) => Program::Fd(fd),
-        (ExecTarget::Path(p), _) => Program::Search { name: p, path: exec::path_of(req.envp.iter().copied()) },
+        (ExecTarget::Path(p), _) => Program::Search {
+            name: p,
+            path: exec::path_of(req.envp.iter().copied()),
+        },
         (ExecTarget::Fd(_), None) => return Err(Failure::new(Step::Exec, Errno::BADF)),
     };
     exec::finish(ctx, &fds, program, &argv, &envp)

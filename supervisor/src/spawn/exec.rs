@@ -69,7 +69,12 @@ pub(super) fn relocate(
             Some(fd) => Some(dup_above(fd, floor)?),
             None => None,
         };
-        Ok(Fds { report, stdio: out, pass, exec })
+        Ok(Fds {
+            report,
+            stdio: out,
+            pass,
+            exec,
+        })
     })
 }
 
@@ -77,7 +82,12 @@ pub(super) fn relocate(
 pub(super) fn open_devnull(ctx: Ctx) -> Result<i32, Failure> {
     ctx.run(Step::DevNull, || {
         use rustix::fs::{Mode, OFlags};
-        let fd = rustix::fs::openat(rustix::fs::CWD, c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty())?;
+        let fd = rustix::fs::openat(
+            rustix::fs::CWD,
+            c"/dev/null",
+            OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )?;
         Ok(fd.into_raw_fd())
     })
 }
@@ -137,7 +147,10 @@ pub(super) fn finish(
         // execve; dispositions other than SIG_DFL/SIG_IGN reset at exec,
         // but SIG_IGN would survive: every signal goes back to SIG_DFL.
         ksys::sigprocmask(ksys::SIG_SETMASK, Some(&ksys::SigSet::EMPTY))?;
-        let dfl = ksys::KSigaction { handler: ksys::SIG_DFL, ..ksys::KSigaction::default() };
+        let dfl = ksys::KSigaction {
+            handler: ksys::SIG_DFL,
+            ..ksys::KSigaction::default()
+        };
         for sig in 1..=64 {
             // SIGKILL and SIGSTOP answer EINVAL; nothing else can fail.
             let _ = ksys::sigaction(sig, Some(&dfl));
@@ -161,9 +174,13 @@ pub(super) fn finish(
         // Keep 0..=2, the passed fd, the report pipe and the exec fd.
         let mut keep = [u32::MAX; 3];
         let mut k = 0;
-        for fd in [fds.pass.map(|p| p.1), u32::try_from(fds.report).ok(), fds.exec.and_then(|e| u32::try_from(e).ok())]
-            .into_iter()
-            .flatten()
+        for fd in [
+            fds.pass.map(|p| p.1),
+            u32::try_from(fds.report).ok(),
+            fds.exec.and_then(|e| u32::try_from(e).ok()),
+        ]
+        .into_iter()
+        .flatten()
         {
             if let Some(slot) = keep.get_mut(k) {
                 *slot = fd;
@@ -190,8 +207,7 @@ pub(super) fn finish(
 fn exec(program: Program<'_>, argv: &[*const u8; PTRS], envp: &[*const u8; PTRS]) -> Errno {
     match program {
         Program::Fd(fd) => {
-            // SAFETY: argv and envp are null-terminated arrays of pointers
-            // to NUL-terminated strings that live until execve.
+            // SAFETY: argv and envp are null-terminated arrays of pointers to NUL-terminated strings that live until execve.
             unsafe { ksys::execveat(fd, c"", argv.as_ptr(), envp.as_ptr(), ksys::AT_EMPTY_PATH) }
         }
         Program::Search { name, path } => {

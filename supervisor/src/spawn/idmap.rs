@@ -13,7 +13,12 @@ type MapText = CBuf<{ crate::spec::MAX_ID_MAPS * 34 + 1 }>;
 /// `inside outside count\n` per line, as the kernel wants it in one write.
 pub(super) fn format(maps: &[IdMap], out: &mut MapText) {
     for m in maps {
-        out.push_u64(m.inside.into()).push(b" ").push_u64(m.outside.into()).push(b" ").push_u64(m.count.into()).push(b"\n");
+        out.push_u64(m.inside.into())
+            .push(b" ")
+            .push_u64(m.outside.into())
+            .push(b" ")
+            .push_u64(m.count.into())
+            .push(b"\n");
     }
 }
 
@@ -44,9 +49,27 @@ mod tests {
     #[test]
     fn formats_lines() {
         let mut t = MapText::new();
-        format(&[IdMap { inside: 0, outside: 100000, count: 65536 }, IdMap { inside: 65536, outside: 1, count: 1 }], &mut t);
+        format(
+            &[
+                IdMap {
+                    inside: 0,
+                    outside: 100000,
+                    count: 65536,
+                },
+                IdMap {
+                    inside: 65536,
+                    outside: 1,
+                    count: 1,
+                },
+            ],
+            &mut t,
+        );
         assert_eq!(t.as_bytes(), b"0 100000 65536\n65536 1 1\n");
-        let max = [IdMap { inside: u32::MAX, outside: u32::MAX, count: u32::MAX }; crate::spec::MAX_ID_MAPS];
+        let max = [IdMap {
+            inside: u32::MAX,
+            outside: u32::MAX,
+            count: u32::MAX,
+        }; crate::spec::MAX_ID_MAPS];
         let mut t = MapText::new();
         format(&max, &mut t);
         assert!(t.as_cstr().is_ok());

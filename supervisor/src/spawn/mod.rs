@@ -148,15 +148,24 @@ impl Failure {
 
     /// The wire form.
     pub fn to_report(self) -> Report {
-        Report { step: self.step.id(), errno: self.errno.raw_os_error() as u16 }
+        Report {
+            step: self.step.id(),
+            errno: self.errno.raw_os_error() as u16,
+        }
     }
 
     /// From the wire form; an unknown step id becomes [`Step::Report`]
     /// with EPROTO.
     pub fn from_report(r: Report) -> Failure {
         match Step::from_id(r.step) {
-            Some(step) => Failure { step, errno: Errno::from_raw_os_error(i32::from(r.errno)) },
-            None => Failure { step: Step::Report, errno: Errno::PROTO },
+            Some(step) => Failure {
+                step,
+                errno: Errno::from_raw_os_error(i32::from(r.errno)),
+            },
+            None => Failure {
+                step: Step::Report,
+                errno: Errno::PROTO,
+            },
         }
     }
 }
@@ -200,7 +209,11 @@ impl Ctx {
 
 /// Which side of [`fork_child`] we are on.
 pub(crate) enum Side {
-    Parent { pid: i32, pidfd: OwnedFd, into_cgroup: bool },
+    Parent {
+        pid: i32,
+        pidfd: OwnedFd,
+        into_cgroup: bool,
+    },
     /// In the child; `into_cgroup`: CLONE_INTO_CGROUP placed it (false after
     /// the clone(2) fallback, where keel writes cgroup.procs instead).
     Child { into_cgroup: bool },
@@ -223,10 +236,7 @@ pub(crate) fn fork_child(ctx: Ctx, ns: u64, cgroup: Option<BorrowedFd<'_>>) -> R
         cgroup: cgroup.map_or(0, |c| c.as_raw_fd() as u64),
         ..CloneArgs::default()
     };
-    // SAFETY: fork semantics: no CLONE_VM/THREAD/SETTLS and no stack; the
-    // pidfd pointer is a live local; the cgroup fd is open for the call.
-    // keel (and each caller) is single-threaded at this point, or, in
-    // tests, the child only runs code that takes no locks.
+    // SAFETY: fork semantics: no CLONE_VM/THREAD/SETTLS and no stack; the pidfd pointer is a live local; the cgroup fd is open for the call. keel (and each caller) is single-threaded at this point, or, in tests, the child only runs code that takes no locks.
     let first = unsafe { ksys::clone3(&mut args) };
     let (r, into_cgroup) = match first {
         Err(Errno::NOSYS) | Err(Errno::PERM) => {
@@ -234,8 +244,7 @@ pub(crate) fn fork_child(ctx: Ctx, ns: u64, cgroup: Option<BorrowedFd<'_>>) -> R
             if cgroup.is_some() {
                 flags &= !ksys::CLONE_NEWCGROUP;
             }
-            // SAFETY: as above; clone(2) stores the pidfd through the
-            // parent_tid pointer, a live local.
+            // SAFETY: as above; clone(2) stores the pidfd through the parent_tid pointer, a live local.
             (unsafe { ksys::clone_fork(flags, &mut pidfd) }, false)
         }
         r => (r, cgroup.is_some()),
@@ -246,10 +255,13 @@ pub(crate) fn fork_child(ctx: Ctx, ns: u64, cgroup: Option<BorrowedFd<'_>>) -> R
             if pidfd < 0 {
                 return Err(Failure::new(Step::Clone, Errno::BADF));
             }
-            // SAFETY: the kernel just created this fd for us (CLONE_PIDFD)
-            // and nothing else owns it.
+            // SAFETY: the kernel just created this fd for us (CLONE_PIDFD) and nothing else owns it.
             let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-            Ok(Side::Parent { pid, pidfd, into_cgroup })
+            Ok(Side::Parent {
+                pid,
+                pidfd,
+                into_cgroup,
+            })
         }
         Err(e) => Err(Failure::new(Step::Clone, e)),
     }
@@ -273,11 +285,8 @@ pub(crate) fn pidns_for_children(ctx: Ctx, target: BorrowedFd<'_>) -> Result<Pid
 impl PidnsGuard {
     /// Back to keel's own pid namespace for its children.
     pub(crate) fn restore(self) -> Result<(), Failure> {
-        rustix::thread::move_into_link_name_space(
-            self.own.as_fd(),
-            Some(rustix::thread::LinkNameSpaceType::ProcessID),
-        )
-        .map_err(|e| Failure::new(Step::PidnsRestore, e))
+        rustix::thread::move_into_link_name_space(self.own.as_fd(), Some(rustix::thread::LinkNameSpaceType::ProcessID))
+            .map_err(|e| Failure::new(Step::PidnsRestore, e))
     }
 }
 
@@ -362,14 +371,22 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
             let plan = child::Plan {
                 req,
                 report: report_w.as_raw_fd(),
-                sync: if wait { sync_r.as_ref().map(|f| f.as_raw_fd()) } else { None },
+                sync: if wait {
+                    sync_r.as_ref().map(|f| f.as_raw_fd())
+                } else {
+                    None
+                },
                 back: back_w.as_ref().map(|f| f.as_raw_fd()),
                 join_user,
                 late_cgroupns: !join_user && !into_cgroup && req.cgroup.is_some() && spec.ns.is_new(NsKind::Cgroup),
             };
             child::run(&plan)
         }
-        Ok(Side::Parent { pid, pidfd, into_cgroup }) => {
+        Ok(Side::Parent {
+            pid,
+            pidfd,
+            into_cgroup,
+        }) => {
             if let Some(g) = pid_guard {
                 if let Err(f) = g.restore() {
                     kill_and_reap(&pidfd);
@@ -400,10 +417,12 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
             ctx.run(Step::OomScoreAdj, || write_oom_score_adj(pid, v))?;
         }
         if user_new || (req.cgroup.is_some() && !into_cgroup) {
-            ctx.run(Step::Release, || match keel_rt::fs::write_all(sync_w.as_ref().ok_or(Errno::BADF)?, b"g") {
-                // The child is already gone: its report says why.
-                Err(Errno::PIPE) => Ok(()),
-                r => r,
+            ctx.run(Step::Release, || {
+                match keel_rt::fs::write_all(sync_w.as_ref().ok_or(Errno::BADF)?, b"g") {
+                    // The child is already gone: its report says why.
+                    Err(Errno::PIPE) => Ok(()),
+                    r => r,
+                }
             })?;
         }
         Ok(())
@@ -416,7 +435,11 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
 
     let _ = rustix::fs::fcntl_setfl(&report_r, rustix::fs::OFlags::NONBLOCK);
     let Some(back_r) = back_r else {
-        return Ok(Spawned { pid, pidfd, report: report_r });
+        return Ok(Spawned {
+            pid,
+            pidfd,
+            report: report_r,
+        });
     };
     // The intermediate child forks the init and writes its pid (in keel's
     // pid namespace: the intermediate never left it) on the back pipe.
@@ -431,14 +454,21 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
             });
             reap(&pidfd);
             match opened {
-                Ok(init_fd) => Ok(Spawned { pid: init, pidfd: init_fd, report: report_r }),
+                Ok(init_fd) => Ok(Spawned {
+                    pid: init,
+                    pidfd: init_fd,
+                    report: report_r,
+                }),
                 Err(f) => {
                     // The init is keel's child but has no pidfd here: kill
                     // and reap it by pid (it cannot have been reaped, so
                     // the pid is still its own).
                     let _ = ksys::kill(init, linux_raw_sys::general::SIGKILL as i32);
                     if let Some(p) = rustix::process::Pid::from_raw(init) {
-                        while let Err(Errno::INTR) = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {}
+                        while let Err(Errno::INTR) =
+                            rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty())
+                        {
+                        }
                     }
                     Err(f)
                 }
@@ -446,7 +476,11 @@ pub fn spawn(req: &SpawnRequest<'_>) -> Result<Spawned, Failure> {
         }
         // The intermediate failed before the fork; its report says why and
         // the caller reaps it as usual.
-        _ => Ok(Spawned { pid, pidfd, report: report_r }),
+        _ => Ok(Spawned {
+            pid,
+            pidfd,
+            report: report_r,
+        }),
     }
 }
 
@@ -496,7 +530,10 @@ pub fn read_report<Fd: AsFd>(fd: Fd) -> Outcome {
 /// Waits up to `timeout_ms` (None: for ever) for the report, then reads it.
 pub fn wait_report<Fd: AsFd>(fd: Fd, timeout_ms: Option<u32>) -> Outcome {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let ts = timeout_ms.map(|ms| Timespec { tv_sec: i64::from(ms / 1000), tv_nsec: i64::from(ms % 1000) * 1_000_000 });
+    let ts = timeout_ms.map(|ms| Timespec {
+        tv_sec: i64::from(ms / 1000),
+        tv_nsec: i64::from(ms % 1000) * 1_000_000,
+    });
     loop {
         let mut fds = [PollFd::new(&fd, PollFlags::IN)];
         match poll(&mut fds, ts.as_ref()) {
@@ -564,7 +601,10 @@ pub fn pidfd_pid(pidfd: BorrowedFd<'_>) -> Result<i32, Errno> {
                 if !c.is_ascii_digit() {
                     return Err(Errno::INVAL);
                 }
-                n = n.checked_mul(10).and_then(|n| n.checked_add(i32::from(c - b'0'))).ok_or(Errno::INVAL)?;
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(i32::from(c - b'0')))
+                    .ok_or(Errno::INVAL)?;
             }
             return if n > 0 { Ok(n) } else { Err(Errno::SRCH) };
         }

@@ -75,7 +75,10 @@ pub(super) fn resolve(root: BorrowedFd<'_>, path: &[u8], create: Create) -> Resu
     let r = rel(path);
     let mut cur = open_in(root, b"")?;
     let mut prefix = PathBuf::new();
-    let mut comps = r.split(|c| *c == b'/').filter(|c| !c.is_empty() && *c != b".").peekable();
+    let mut comps = r
+        .split(|c| *c == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .peekable();
     while let Some(comp) = comps.next() {
         let last = comps.peek().is_none();
         if !prefix.is_empty() {
@@ -155,11 +158,18 @@ pub(super) fn bind_remount(fd: BorrowedFd<'_>, flags: u64) -> Result<(), Errno> 
 
 /// Makes `/` rprivate: nothing set up here propagates back to keel.
 pub(super) fn make_private(ctx: Ctx) -> Result<(), Failure> {
-    ctx.run(Step::Propagation, || rustix::mount::mount_change(c"/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC))
+    ctx.run(Step::Propagation, || {
+        rustix::mount::mount_change(c"/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
+    })
 }
 
 fn open_dir(path: &CStr) -> Result<OwnedFd, Errno> {
-    rustix::fs::openat(rustix::fs::CWD, path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Makes the root a mount point (bind onto itself, or the overlay mounted
@@ -183,7 +193,10 @@ pub(super) fn setup_root(ctx: Ctx, spec: &Spec<'_>) -> Result<OwnedFd, Failure> 
             }
             match (upper, work) {
                 (Some(u), Some(w)) => {
-                    data.push(b",upperdir=").push(u.to_bytes()).push(b",workdir=").push(w.to_bytes());
+                    data.push(b",upperdir=")
+                        .push(u.to_bytes())
+                        .push(b",workdir=")
+                        .push(w.to_bytes());
                 }
                 (None, None) => {}
                 _ => return Err(Errno::INVAL),
@@ -209,7 +222,9 @@ fn fstype(k: &MountKind<'_>) -> &'static CStr {
 fn one_mount(ctx: Ctx, root: BorrowedFd<'_>, i: u8, m: &Mount<'_>) -> Result<(), Failure> {
     let create = match m.kind {
         MountKind::Bind { source, .. } => {
-            let st = ctx.run(Step::Mount(i), || rustix::fs::statat(rustix::fs::CWD, source, rustix::fs::AtFlags::empty()))?;
+            let st = ctx.run(Step::Mount(i), || {
+                rustix::fs::statat(rustix::fs::CWD, source, rustix::fs::AtFlags::empty())
+            })?;
             if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
                 Create::Dir
             } else {
@@ -263,7 +278,13 @@ pub(super) fn masked(ctx: Ctx, root: BorrowedFd<'_>, spec: &Spec<'_>) -> Result<
             let tp = fd_path(fd.as_fd());
             let tp = tp.as_cstr()?;
             if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-                rustix::mount::mount(c"tmpfs", tp, c"tmpfs", MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None)
+                rustix::mount::mount(
+                    c"tmpfs",
+                    tp,
+                    c"tmpfs",
+                    MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                    None,
+                )
             } else {
                 rustix::mount::mount_bind(c"/dev/null", tp)
             }

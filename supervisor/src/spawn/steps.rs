@@ -215,9 +215,15 @@ impl Step {
             s => {
                 let id = s.id();
                 if id >= 0x100 {
-                    FAMILIES.iter().find(|(f, _)| *f == id & 0xff00).map_or("unknown", |&(_, n)| n)
+                    FAMILIES
+                        .iter()
+                        .find(|(f, _)| *f == id & 0xff00)
+                        .map_or("unknown", |&(_, n)| n)
                 } else {
-                    SIMPLE.iter().find(|(t, _, _)| *t == s).map_or("unknown", |&(_, _, n)| n)
+                    SIMPLE
+                        .iter()
+                        .find(|(t, _, _)| *t == s)
+                        .map_or("unknown", |&(_, _, n)| n)
                 }
             }
         }
@@ -286,14 +292,27 @@ pub fn describe(s: Step, spec: Option<&Spec<'_>>, l: &mut Line) {
         Step::PidnsEnter => l.str("enter the pid namespace to share for the child"),
         Step::PidnsRestore => l.str("return to keel's own pid namespace"),
         Step::UidMap | Step::GidMap => {
-            l.str(if s == Step::UidMap { "write uid_map" } else { "write gid_map" });
+            l.str(if s == Step::UidMap {
+                "write uid_map"
+            } else {
+                "write gid_map"
+            });
             if let Some(spec) = spec {
-                let maps = if s == Step::UidMap { &spec.uid_map } else { &spec.gid_map };
+                let maps = if s == Step::UidMap {
+                    &spec.uid_map
+                } else {
+                    &spec.gid_map
+                };
                 if maps.is_empty() {
                     l.str(" (empty)");
                 }
                 for m in maps.iter() {
-                    l.str(" ").u64(m.inside.into()).str(" ").u64(m.outside.into()).str(" ").u64(m.count.into());
+                    l.str(" ")
+                        .u64(m.inside.into())
+                        .str(" ")
+                        .u64(m.outside.into())
+                        .str(" ")
+                        .u64(m.count.into());
                     l.str(";");
                 }
             }
@@ -330,7 +349,11 @@ pub fn describe(s: Step, spec: Option<&Spec<'_>>, l: &mut Line) {
         Step::TimeOffsets => {
             l.str("write /proc/self/timens_offsets");
             if let Some(t) = spec.and_then(|s| s.time_offsets) {
-                l.str(" (monotonic ").i64(t.monotonic).str(", boottime ").i64(t.boottime).str(")");
+                l.str(" (monotonic ")
+                    .i64(t.monotonic)
+                    .str(", boottime ")
+                    .i64(t.boottime)
+                    .str(")");
             }
             l
         }
@@ -545,9 +568,13 @@ pub fn hint(s: Step, e: Errno, spec: Option<&Spec<'_>>) -> Option<&'static str> 
     Some(match (s, e) {
         (Step::Root, Errno::NOENT) => "the root directory does not exist",
         (Step::PivotRoot, Errno::INVAL) => "the root is not a mount point, or / is the initramfs rootfs",
-        (Step::Clone, Errno::NOSPC) if user_new => "the user namespace limit (/proc/sys/user/max_user_namespaces) is reached",
+        (Step::Clone, Errno::NOSPC) if user_new => {
+            "the user namespace limit (/proc/sys/user/max_user_namespaces) is reached"
+        }
         (Step::Clone, Errno::PERM) | (Step::Clone, Errno::NOSPC) => "namespaces of this kind are not allowed here",
-        (Step::Setns(_), Errno::PERM) => "the namespace belongs to another user namespace; share the owner's user namespace too",
+        (Step::Setns(_), Errno::PERM) => {
+            "the namespace belongs to another user namespace; share the owner's user namespace too"
+        }
         (Step::Setns(_), Errno::BADF) => "the container to share with is not running",
         (Step::Mount(_), Errno::PERM) if user_any => {
             "proc and sysfs need the container's own pid and net namespaces and a fully visible host /proc and /sys"
@@ -557,7 +584,9 @@ pub fn hint(s: Step, e: Errno, spec: Option<&Spec<'_>>) -> Option<&'static str> 
             _ => "no such file inside the container",
         },
         (Step::Exec, Errno::INVAL) if spec.is_some_and(|s| s.process.args.is_empty()) => "the spec has no args",
-        (Step::Uid, Errno::INVAL) | (Step::Gid, Errno::INVAL) => "the id is not mapped in the container's user namespace",
+        (Step::Uid, Errno::INVAL) | (Step::Gid, Errno::INVAL) => {
+            "the id is not mapped in the container's user namespace"
+        }
         (Step::Propagation, Errno::INVAL) => "mounts, a root or /dev need `ns mnt new`",
         (Step::TimeOffsets, Errno::INVAL) if spec.is_some_and(|s| s.time_offsets.is_none()) => {
             "`ns time new` needs time_offsets"
@@ -680,7 +709,12 @@ mod tests {
         assert_eq!(step_id_by_name(b"pivot-root:1"), None);
         assert_eq!(step_id_by_name(b"setns:bogus"), None);
         assert_eq!(step_id_by_name(b""), None);
-        for s in [Step::Bounding(21), Step::Ambient(10), Step::Sysctl(0), Step::Unshare(NsKind::Pid)] {
+        for s in [
+            Step::Bounding(21),
+            Step::Ambient(10),
+            Step::Sysctl(0),
+            Step::Unshare(NsKind::Pid),
+        ] {
             let mut n = std::string::String::from(s.name());
             match s {
                 Step::Unshare(k) => n.push_str(&format!(":{}", k.name())),

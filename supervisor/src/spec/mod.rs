@@ -39,7 +39,10 @@ pub struct SpecBuf {
 
 impl SpecBuf {
     pub const fn new() -> Self {
-        SpecBuf { bytes: [0; SPEC_FILE_MAX + 1], len: 0 }
+        SpecBuf {
+            bytes: [0; SPEC_FILE_MAX + 1],
+            len: 0,
+        }
     }
     /// Loads `src` (a test or fuzz convenience); false if it is too large.
     pub fn set(&mut self, src: &[u8]) -> bool {
@@ -76,8 +79,16 @@ pub enum NsKind {
 }
 
 impl NsKind {
-    pub const ALL: [NsKind; 8] =
-        [NsKind::User, NsKind::Mnt, NsKind::Pid, NsKind::Net, NsKind::Uts, NsKind::Ipc, NsKind::Cgroup, NsKind::Time];
+    pub const ALL: [NsKind; 8] = [
+        NsKind::User,
+        NsKind::Mnt,
+        NsKind::Pid,
+        NsKind::Net,
+        NsKind::Uts,
+        NsKind::Ipc,
+        NsKind::Cgroup,
+        NsKind::Time,
+    ];
     /// The spec's word and the /proc/PID/ns/ file name.
     pub fn name(self) -> &'static str {
         match self {
@@ -160,7 +171,12 @@ pub enum Root<'a> {
     Bind { path: &'a CStr, readonly: bool },
     /// An overlay of lower directories (first is the top), with an optional
     /// upper and work directory (without them the overlay is read-only).
-    Overlay { lower: Vec<&'a CStr, MAX_LOWER>, upper: Option<&'a CStr>, work: Option<&'a CStr>, readonly: bool },
+    Overlay {
+        lower: Vec<&'a CStr, MAX_LOWER>,
+        upper: Option<&'a CStr>,
+        work: Option<&'a CStr>,
+        readonly: bool,
+    },
 }
 
 /// One `uid_map`/`gid_map` line: INSIDE OUTSIDE COUNT.
@@ -198,7 +214,10 @@ pub enum MountKind<'a> {
     Devpts,
     Mqueue,
     /// `mount bind SOURCE TARGET` (recursive: `rbind`).
-    Bind { source: &'a CStr, recursive: bool },
+    Bind {
+        source: &'a CStr,
+        recursive: bool,
+    },
 }
 
 /// `mount TYPE [SOURCE] TARGET [OPTIONS]`: OPTIONS is one comma-separated
@@ -256,7 +275,13 @@ pub struct Restart {
 
 impl Default for Restart {
     fn default() -> Self {
-        Restart { policy: RestartPolicy::OnFailure, backoff_base_ms: 100, backoff_cap_ms: 30_000, budget: 5, window_ms: 60_000 }
+        Restart {
+            policy: RestartPolicy::OnFailure,
+            backoff_base_ms: 100,
+            backoff_cap_ms: 30_000,
+            budget: 5,
+            window_ms: 60_000,
+        }
     }
 }
 
@@ -285,12 +310,30 @@ pub struct Caps {
 /// Docker's and crun's default set: CHOWN, DAC_OVERRIDE, FOWNER, FSETID,
 /// KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT,
 /// MKNOD, AUDIT_WRITE, SETFCAP.
-pub const DEFAULT_CAPS: u64 = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7)
-    | (1 << 8) | (1 << 10) | (1 << 13) | (1 << 18) | (1 << 27) | (1 << 29) | (1 << 31);
+pub const DEFAULT_CAPS: u64 = (1 << 0)
+    | (1 << 1)
+    | (1 << 3)
+    | (1 << 4)
+    | (1 << 5)
+    | (1 << 6)
+    | (1 << 7)
+    | (1 << 8)
+    | (1 << 10)
+    | (1 << 13)
+    | (1 << 18)
+    | (1 << 27)
+    | (1 << 29)
+    | (1 << 31);
 
 impl Default for Caps {
     fn default() -> Self {
-        Caps { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, permitted: DEFAULT_CAPS, inheritable: 0, ambient: 0 }
+        Caps {
+            bounding: DEFAULT_CAPS,
+            effective: DEFAULT_CAPS,
+            permitted: DEFAULT_CAPS,
+            inheritable: 0,
+            ambient: 0,
+        }
     }
 }
 
@@ -381,7 +424,10 @@ impl Default for Spec<'_> {
             masked: Vec::new(),
             readonly: Vec::new(),
             sysctls: Vec::new(),
-            process: Process { umask: 0o022, ..Process::default() },
+            process: Process {
+                umask: 0o022,
+                ..Process::default()
+            },
             rlimits: Vec::new(),
             caps: Caps::default(),
             no_new_privs: false,
@@ -403,12 +449,22 @@ impl Default for Spec<'_> {
 /// that look like cgroup interface files (`cgroup.*`, `memory.*`, …) are
 /// reserved.
 pub fn valid_name(n: &[u8]) -> bool {
-    const RESERVED_PREFIXES: [&[u8]; 9] =
-        [b"cgroup.", b"cpu.", b"cpuset.", b"io.", b"memory.", b"pids.", b"rdma.", b"hugetlb.", b"misc."];
+    const RESERVED_PREFIXES: [&[u8]; 9] = [
+        b"cgroup.",
+        b"cpu.",
+        b"cpuset.",
+        b"io.",
+        b"memory.",
+        b"pids.",
+        b"rdma.",
+        b"hugetlb.",
+        b"misc.",
+    ];
     !n.is_empty()
         && n.len() <= NAME_MAX
         && n != b"keel"
         && !matches!(n.first(), Some(b'.') | Some(b'-'))
-        && n.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && n.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
         && !RESERVED_PREFIXES.iter().any(|p| n.starts_with(p))
 }

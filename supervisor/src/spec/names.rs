@@ -57,10 +57,16 @@ pub fn signal_by_name(b: &[u8]) -> Option<i32> {
     if n.is_empty() {
         return None;
     }
-    if let Some(i) = SIGNALS.iter().position(|s| !s.is_empty() && s.as_bytes().eq_ignore_ascii_case(n)) {
+    if let Some(i) = SIGNALS
+        .iter()
+        .position(|s| !s.is_empty() && s.as_bytes().eq_ignore_ascii_case(n))
+    {
         return i32::try_from(i).ok();
     }
-    SIGNAL_ALIASES.iter().find(|(s, _)| s.as_bytes().eq_ignore_ascii_case(n)).map(|&(_, v)| v)
+    SIGNAL_ALIASES
+        .iter()
+        .find(|(s, _)| s.as_bytes().eq_ignore_ascii_case(n))
+        .map(|&(_, v)| v)
 }
 
 /// A signal as the spec writes it: a name ([`signal_by_name`]), a number
@@ -278,7 +284,9 @@ mod tests {
             "AUDIT_WRITE",
             "SETFCAP",
         ];
-        let mask = names.iter().fold(0u64, |m, n| m | 1 << cap_by_name(n.as_bytes()).unwrap());
+        let mask = names
+            .iter()
+            .fold(0u64, |m, n| m | 1 << cap_by_name(n.as_bytes()).unwrap());
         assert_eq!(mask, crate::spec::DEFAULT_CAPS);
     }
 

@@ -89,7 +89,10 @@ pub fn parse(buf: &mut SpecBuf) -> Result<Spec<'_>, ParseError> {
         return Err(ParseError::new(0, "file larger than 16384 bytes", b""));
     }
     let end = buf.len.saturating_add(1);
-    let region = buf.bytes.get_mut(..end).ok_or(ParseError::new(0, "file larger than 16384 bytes", b""))?;
+    let region = buf
+        .bytes
+        .get_mut(..end)
+        .ok_or(ParseError::new(0, "file larger than 16384 bytes", b""))?;
     let mut st = St::default();
     let mut lines = Lines::new(region);
     while let Some(toks) = lines.next_line() {
@@ -98,7 +101,10 @@ pub fn parse(buf: &mut SpecBuf) -> Result<Spec<'_>, ParseError> {
         let Some(&(_, k, repeatable)) = KEYS.iter().find(|(name, _, _)| name.as_bytes() == key.bytes()) else {
             return Err(t.err("unknown key", key.bytes()));
         };
-        let seen = st.key_line.get_mut(k as usize).ok_or(t.err("internal error: key table", b""))?;
+        let seen = st
+            .key_line
+            .get_mut(k as usize)
+            .ok_or(t.err("internal error: key table", b""))?;
         if *seen == 0 {
             *seen = t.line;
         } else if !repeatable {
@@ -260,7 +266,9 @@ impl<'a> Toks<'a> {
     }
 
     fn number<T: TryFrom<u64>>(&self, t: &Tok<'_>, msg: &'static str) -> Result<T, ParseError> {
-        num::u64_dec(t.bytes()).and_then(|n| T::try_from(n).ok()).ok_or(self.err(msg, t.bytes()))
+        num::u64_dec(t.bytes())
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or(self.err(msg, t.bytes()))
     }
 
     fn duration(&self, t: &Tok<'_>) -> Result<u32, ParseError> {
@@ -348,7 +356,10 @@ fn mount_options(tok: &mut [u8], line: u32) -> Result<(u64, usize), ParseError> 
     let mut flags = 0u64;
     let (mut r, mut w) = (0usize, 0usize);
     while r <= len {
-        let word_len = tok.get(r..len).and_then(|s| s.iter().position(|&c| c == b',')).unwrap_or(len.saturating_sub(r));
+        let word_len = tok
+            .get(r..len)
+            .and_then(|s| s.iter().position(|&c| c == b','))
+            .unwrap_or(len.saturating_sub(r));
         let end = r.saturating_add(word_len);
         let word = tok.get(r..end).unwrap_or(&[]);
         if word.is_empty() {
@@ -395,9 +406,11 @@ fn sysctl_ns(key: &[u8]) -> Result<NsKind, &'static str> {
     } else if IPC.contains(&key) || key.starts_with(b"fs.mqueue.") {
         Ok(NsKind::Ipc)
     } else {
-        Err("sysctl is host-wide, not namespaced (allowed: net.*, kernel.hostname, kernel.domainname, \
+        Err(
+            "sysctl is host-wide, not namespaced (allowed: net.*, kernel.hostname, kernel.domainname, \
              kernel.msgmax, kernel.msgmnb, kernel.msgmni, kernel.sem, kernel.shmall, kernel.shmmax, \
-             kernel.shmmni, kernel.shm_rmid_forced, fs.mqueue.*)")
+             kernel.shmmni, kernel.shm_rmid_forced, fs.mqueue.*)",
+        )
     }
 }
 
@@ -411,7 +424,8 @@ fn id(t: &Toks<'_>, b: &[u8]) -> Result<u32, ParseError> {
 }
 
 fn id_mapped(maps: &[IdMap], id: u32) -> bool {
-    maps.iter().any(|m| id >= m.inside && u64::from(id) < u64::from(m.inside).saturating_add(u64::from(m.count)))
+    maps.iter()
+        .any(|m| id >= m.inside && u64::from(id) < u64::from(m.inside).saturating_add(u64::from(m.count)))
 }
 
 fn overlaps(a_start: u32, b_start: u32, count_a: u32, count_b: u32) -> bool {
@@ -447,7 +461,10 @@ impl<'a> St<'a> {
                 let kt =
                     t.need("ns needs a kind (user mnt pid net uts ipc cgroup time) and new, host or share NAME")?;
                 let kind = NsKind::from_name(kt.bytes()).ok_or(t.err("unknown namespace kind", kt.bytes()))?;
-                let line = self.ns_line.get_mut(kind.index()).ok_or(t.err("internal error: ns table", b""))?;
+                let line = self
+                    .ns_line
+                    .get_mut(kind.index())
+                    .ok_or(t.err("internal error: ns table", b""))?;
                 if *line != 0 {
                     return Err(t.err("namespace kind given twice", kt.bytes()));
                 }
@@ -487,13 +504,18 @@ impl<'a> St<'a> {
                 {
                     return Err(t.err("id range runs past 4294967295", &dec(u64::from(count))));
                 }
-                let maps = if k == Key::UidMap { &mut s.uid_map } else { &mut s.gid_map };
+                let maps = if k == Key::UidMap {
+                    &mut s.uid_map
+                } else {
+                    &mut s.gid_map
+                };
                 for m in maps.iter() {
                     if overlaps(inside, m.inside, count, m.count) || overlaps(outside, m.outside, count, m.count) {
                         return Err(t.err("id range overlaps an earlier map", &dec(u64::from(inside))));
                     }
                 }
-                maps.push(IdMap { inside, outside, count }).map_err(|_| t.err("too many id maps (limit 5)", b""))?;
+                maps.push(IdMap { inside, outside, count })
+                    .map_err(|_| t.err("too many id maps (limit 5)", b""))?;
             }
             Key::TimeOffsets => {
                 let mut off = TimeOffsets::default();
@@ -561,7 +583,12 @@ impl<'a> St<'a> {
                 t.end()?;
                 let i = s.mounts.len();
                 s.mounts
-                    .push(Mount { kind, target, flags, data })
+                    .push(Mount {
+                        kind,
+                        target,
+                        flags,
+                        data,
+                    })
                     .map_err(|_| t.err("too many mounts (limit 32)", b""))?;
                 if let Some(l) = self.mount_line.get_mut(i) {
                     *l = line;
@@ -597,7 +624,9 @@ impl<'a> St<'a> {
                 let value = v.cstr();
                 t.end()?;
                 let i = s.sysctls.len();
-                s.sysctls.push((key, value)).map_err(|_| t.err("too many sysctls (limit 16)", b""))?;
+                s.sysctls
+                    .push((key, value))
+                    .map_err(|_| t.err("too many sysctls (limit 16)", b""))?;
                 if let Some(l) = self.sysctl_line.get_mut(i) {
                     *l = line;
                 }
@@ -607,15 +636,24 @@ impl<'a> St<'a> {
                 if p.bytes().is_empty() {
                     return Err(t.err("the program may not be empty", b""));
                 }
-                s.process.args.push(p.cstr()).map_err(|_| t.err("too many args (limit 64)", b""))?;
+                s.process
+                    .args
+                    .push(p.cstr())
+                    .map_err(|_| t.err("too many args (limit 64)", b""))?;
                 while let Some(a) = t.next_tok() {
-                    s.process.args.push(a.cstr()).map_err(|_| t.err("too many args (limit 64)", b""))?;
+                    s.process
+                        .args
+                        .push(a.cstr())
+                        .map_err(|_| t.err("too many args (limit 64)", b""))?;
                 }
             }
             Key::Env => {
                 let e = t.need("env needs NAME=VALUE")?;
                 let b = e.bytes();
-                let name_len = b.iter().position(|&c| c == b'=').ok_or(t.err("env needs NAME=VALUE", b))?;
+                let name_len = b
+                    .iter()
+                    .position(|&c| c == b'=')
+                    .ok_or(t.err("env needs NAME=VALUE", b))?;
                 let name = b.get(..name_len).unwrap_or(&[]);
                 if name.is_empty() {
                     return Err(t.err("env needs a NAME before =", b));
@@ -629,7 +667,10 @@ impl<'a> St<'a> {
                 }
                 let e = e.cstr();
                 t.end()?;
-                s.process.env.push(e).map_err(|_| t.err("too many env variables (limit 64)", b""))?;
+                s.process
+                    .env
+                    .push(e)
+                    .map_err(|_| t.err("too many env variables (limit 64)", b""))?;
             }
             Key::Cwd => {
                 s.process.cwd = Some(t.need_path("cwd needs a path")?);
@@ -639,7 +680,10 @@ impl<'a> St<'a> {
                 let u = t.need("user needs UID or UID:GID")?;
                 let b = u.bytes();
                 let (uid, gid) = match b.iter().position(|&c| c == b':') {
-                    Some(i) => (b.get(..i).unwrap_or(&[]), Some(b.get(i.saturating_add(1)..).unwrap_or(&[]))),
+                    Some(i) => (
+                        b.get(..i).unwrap_or(&[]),
+                        Some(b.get(i.saturating_add(1)..).unwrap_or(&[])),
+                    ),
                     None => (b, None),
                 };
                 s.process.uid = id(t, uid)?;
@@ -654,7 +698,10 @@ impl<'a> St<'a> {
                 while let Some(g) = next {
                     let n = id(t, g.bytes())?;
                     if !s.process.groups.contains(&n) {
-                        s.process.groups.push(n).map_err(|_| t.err("too many groups (limit 32)", b""))?;
+                        s.process
+                            .groups
+                            .push(n)
+                            .map_err(|_| t.err("too many groups (limit 32)", b""))?;
                     }
                     next = t.next_tok();
                 }
@@ -702,10 +749,14 @@ impl<'a> St<'a> {
             Key::Caps => {
                 let st =
                     t.need("caps needs a set (bounding effective permitted inheritable ambient) and capabilities")?;
-                let set = CAP_SETS.iter().position(|n| n.as_bytes() == st.bytes()).ok_or(
-                    t.err("unknown capability set (bounding effective permitted inheritable ambient)", st.bytes()),
-                )?;
-                let line = self.caps_line.get_mut(set).ok_or(t.err("internal error: caps table", b""))?;
+                let set = CAP_SETS.iter().position(|n| n.as_bytes() == st.bytes()).ok_or(t.err(
+                    "unknown capability set (bounding effective permitted inheritable ambient)",
+                    st.bytes(),
+                ))?;
+                let line = self
+                    .caps_line
+                    .get_mut(set)
+                    .ok_or(t.err("internal error: caps table", b""))?;
                 if *line != 0 {
                     return Err(t.err("capability set given twice", st.bytes()));
                 }
@@ -748,8 +799,14 @@ impl<'a> St<'a> {
                 let file = CGROUP_FILES
                     .iter()
                     .position(|n| n.as_bytes() == ft.bytes())
-                    .ok_or(t.err("unsupported cgroup file (memory.max, pids.max, cpu.max, cpu.weight)", ft.bytes()))?;
-                let line = self.cgroup_line.get_mut(file).ok_or(t.err("internal error: cgroup table", b""))?;
+                    .ok_or(t.err(
+                        "unsupported cgroup file (memory.max, pids.max, cpu.max, cpu.weight)",
+                        ft.bytes(),
+                    ))?;
+                let line = self
+                    .cgroup_line
+                    .get_mut(file)
+                    .ok_or(t.err("internal error: cgroup table", b""))?;
                 if *line != 0 {
                     return Err(t.err("cgroup file given twice", ft.bytes()));
                 }
@@ -765,7 +822,13 @@ impl<'a> St<'a> {
                             num::size_bytes(b).ok_or(t.err("not a size (bytes, or with k, m, g, t; or max)", b))?
                         })
                     }
-                    1 => g.pids_max = Some(if b == b"max" { u64::MAX } else { t.number(&v, "not a number or max")? }),
+                    1 => {
+                        g.pids_max = Some(if b == b"max" {
+                            u64::MAX
+                        } else {
+                            t.number(&v, "not a number or max")?
+                        })
+                    }
                     2 => {
                         let quota = if b == b"max" {
                             u64::MAX
@@ -853,7 +916,9 @@ impl<'a> St<'a> {
                     }
                     let name = n.cstr();
                     if !s.after.contains(&name) {
-                        s.after.push(name).map_err(|_| t.err("too many after names (limit 8)", b""))?;
+                        s.after
+                            .push(name)
+                            .map_err(|_| t.err("too many after names (limit 8)", b""))?;
                     }
                     next = t.next_tok();
                 }
@@ -891,7 +956,10 @@ impl<'a> St<'a> {
             // Each word with the byte after it (':' or the token's NUL),
             // which becomes the word's NUL.
             let len = text(rest).len();
-            let word_len = rest.get(..len).and_then(|s| s.iter().position(|&c| c == b':')).unwrap_or(len);
+            let word_len = rest
+                .get(..len)
+                .and_then(|s| s.iter().position(|&c| c == b':'))
+                .unwrap_or(len);
             let Some((word, after)) = core::mem::take(&mut rest).split_at_mut_checked(word_len.saturating_add(1))
             else {
                 return Err(t.err("internal error: lower split", b""));
@@ -905,7 +973,9 @@ impl<'a> St<'a> {
                 return Err(t.err("empty lower directory", b""));
             }
             check_path(text(word)).map_err(|m| t.err(m, text(word)))?;
-            lower.push(cstr_of(word)).map_err(|_| t.err("too many lower directories (limit 8)", b""))?;
+            lower
+                .push(cstr_of(word))
+                .map_err(|_| t.err("too many lower directories (limit 8)", b""))?;
             if !more {
                 break;
             }
@@ -938,7 +1008,12 @@ impl<'a> St<'a> {
         if upper.is_some() != work.is_some() {
             return Err(t.err("root overlay needs upper= and work= together, or neither", b""));
         }
-        Ok(Root::Overlay { lower, upper, work, readonly })
+        Ok(Root::Overlay {
+            lower,
+            upper,
+            work,
+            readonly,
+        })
     }
 
     /// Checks what directives require of each other and fills the
@@ -962,7 +1037,11 @@ impl<'a> St<'a> {
             // namespace as well, or keep them new or host.
             for k in NsKind::ALL {
                 if let NsMode::Share(owner) = ns.get(k) {
-                    return e(ns_line(k), "ns user new cannot join another container's namespaces (share the user namespace too)", owner.to_bytes());
+                    return e(
+                        ns_line(k),
+                        "ns user new cannot join another container's namespaces (share the user namespace too)",
+                        owner.to_bytes(),
+                    );
                 }
             }
         }
@@ -978,10 +1057,18 @@ impl<'a> St<'a> {
                 l => l,
             };
             if !id_mapped(&s.uid_map, s.process.uid) {
-                return e(user_line, "the user's uid is not mapped by uid_map", &dec(u64::from(s.process.uid)));
+                return e(
+                    user_line,
+                    "the user's uid is not mapped by uid_map",
+                    &dec(u64::from(s.process.uid)),
+                );
             }
             if !id_mapped(&s.gid_map, s.process.gid) {
-                return e(user_line, "the user's gid is not mapped by gid_map", &dec(u64::from(s.process.gid)));
+                return e(
+                    user_line,
+                    "the user's gid is not mapped by gid_map",
+                    &dec(u64::from(s.process.gid)),
+                );
             }
             if let Some(g) = s.process.groups.iter().find(|&&g| !id_mapped(&s.gid_map, g)) {
                 return e(line(Key::Groups), "group not mapped by gid_map", &dec(u64::from(*g)));
@@ -1059,18 +1146,30 @@ impl<'a> St<'a> {
         }
         let extra = caps.effective & !caps.permitted;
         if extra != 0 {
-            return e(eff_line, "effective capability not in the permitted set", first_cap(extra));
+            return e(
+                eff_line,
+                "effective capability not in the permitted set",
+                first_cap(extra),
+            );
         }
         let extra = caps.ambient & !(caps.permitted & caps.inheritable);
         if extra != 0 {
-            return e(amb_line, "ambient capability not in both the permitted and inheritable sets", first_cap(extra));
+            return e(
+                amb_line,
+                "ambient capability not in both the permitted and inheritable sets",
+                first_cap(extra),
+            );
         }
 
         if s.oneshot && s.restart.policy == RestartPolicy::Always {
             return e(line(Key::Restart), "restart always conflicts with oneshot", b"always");
         }
 
-        let dev = if line(Key::Dev) == 0 && s.root != Root::Host { Dev::Minimal } else { s.dev };
+        let dev = if line(Key::Dev) == 0 && s.root != Root::Host {
+            Dev::Minimal
+        } else {
+            s.dev
+        };
         self.spec.caps = caps;
         self.spec.dev = dev;
         Ok(self.spec)
@@ -1107,7 +1206,12 @@ mod tests {
     fn ok(src: &str) -> Spec<'static> {
         match p(src) {
             Ok(s) => s,
-            Err(e) => panic!("{src:?}: line {} {} {:?}", e.line, e.msg, String::from_utf8_lossy(&e.token)),
+            Err(e) => panic!(
+                "{src:?}: line {} {} {:?}",
+                e.line,
+                e.msg,
+                String::from_utf8_lossy(&e.token)
+            ),
         }
     }
 
@@ -1190,7 +1294,10 @@ mod tests {
             ("stop_timeout 1s\nstop_timeout 2s", "stop_timeout"),
             ("dev none\ndev none", "dev"),
             ("root /a\nroot /b", "root"),
-            ("ns time new\ntime_offsets boottime=1\ntime_offsets boottime=2", "time_offsets"),
+            (
+                "ns time new\ntime_offsets boottime=1\ntime_offsets boottime=2",
+                "time_offsets",
+            ),
         ] {
             let (line, msg, tok) = bad(src);
             assert_eq!(msg, "key given twice", "{src}");
@@ -1240,7 +1347,12 @@ mod tests {
         let b = buf_with(b"args /bin/sh\nhostname web\nmount tmpfs /tmp ro,size=1m\n");
         let range = b.bytes.as_ptr_range();
         let sp = parse(b).unwrap();
-        for c in [sp.process.args[0], sp.hostname.unwrap(), sp.mounts[0].target, sp.mounts[0].data.unwrap()] {
+        for c in [
+            sp.process.args[0],
+            sp.hostname.unwrap(),
+            sp.mounts[0].target,
+            sp.mounts[0].data.unwrap(),
+        ] {
             assert!(range.contains(&(c.as_ptr() as *const u8)));
         }
     }
@@ -1288,12 +1400,31 @@ mod tests {
 
     #[test]
     fn root_bind() {
-        assert_eq!(ok("root /srv/web").root, Root::Bind { path: c"/srv/web", readonly: false });
-        assert_eq!(ok("root /srv/web ro").root, Root::Bind { path: c"/srv/web", readonly: true });
-        assert_eq!(ok("root /srv/web").dev, Dev::Minimal, "dev defaults to minimal with a root");
+        assert_eq!(
+            ok("root /srv/web").root,
+            Root::Bind {
+                path: c"/srv/web",
+                readonly: false
+            }
+        );
+        assert_eq!(
+            ok("root /srv/web ro").root,
+            Root::Bind {
+                path: c"/srv/web",
+                readonly: true
+            }
+        );
+        assert_eq!(
+            ok("root /srv/web").dev,
+            Dev::Minimal,
+            "dev defaults to minimal with a root"
+        );
         assert_eq!(ok("root /srv/web\ndev none").dev, Dev::None);
         assert_eq!(bad("root srv"), (1, "not an absolute path", "srv".into()));
-        assert_eq!(bad("root /srv/../etc"), (1, "a path may not contain a .. component", "/srv/../etc".into()));
+        assert_eq!(
+            bad("root /srv/../etc"),
+            (1, "a path may not contain a .. component", "/srv/../etc".into())
+        );
         assert_eq!(bad("root /srv rw").1, "unexpected word (only ro may follow the path)");
         assert_eq!(bad("root /srv ro x"), (1, "unexpected word", "x".into()));
         assert_eq!(bad("root").1, "root needs a path, or overlay and lower directories");
@@ -1303,7 +1434,15 @@ mod tests {
     #[test]
     fn root_overlay() {
         let sp = ok("root overlay /l1:/l2:/l3 work=/w upper=/u ro");
-        let Root::Overlay { lower, upper, work, readonly } = sp.root else { panic!() };
+        let Root::Overlay {
+            lower,
+            upper,
+            work,
+            readonly,
+        } = sp.root
+        else {
+            panic!()
+        };
         let l: Vec<&str> = lower.iter().map(|c| s(c)).collect();
         assert_eq!(l, ["/l1", "/l2", "/l3"]);
         assert_eq!((upper, work, readonly), (Some(c"/u"), Some(c"/w"), true));
@@ -1318,34 +1457,78 @@ mod tests {
             }
         );
         assert_eq!(sp.dev, Dev::Minimal);
-        assert_eq!(bad("root overlay").1, "root overlay needs lower directories (LOWER[:LOWER...])");
-        assert_eq!(bad("root overlay /a upper=/u").1, "root overlay needs upper= and work= together, or neither");
-        assert_eq!(bad("root overlay /a work=/w").1, "root overlay needs upper= and work= together, or neither");
+        assert_eq!(
+            bad("root overlay").1,
+            "root overlay needs lower directories (LOWER[:LOWER...])"
+        );
+        assert_eq!(
+            bad("root overlay /a upper=/u").1,
+            "root overlay needs upper= and work= together, or neither"
+        );
+        assert_eq!(
+            bad("root overlay /a work=/w").1,
+            "root overlay needs upper= and work= together, or neither"
+        );
         assert_eq!(bad("root overlay /a::/b").1, "empty lower directory");
         assert_eq!(bad("root overlay /a:").1, "empty lower directory");
         assert_eq!(bad("root overlay /a:b"), (1, "not an absolute path", "b".into()));
-        assert_eq!(bad("root overlay /a upper=u work=/w"), (1, "not an absolute path", "u".into()));
-        assert_eq!(bad("root overlay /a upper=/u upper=/v work=/w").1, "overlay option given twice");
+        assert_eq!(
+            bad("root overlay /a upper=u work=/w"),
+            (1, "not an absolute path", "u".into())
+        );
+        assert_eq!(
+            bad("root overlay /a upper=/u upper=/v work=/w").1,
+            "overlay option given twice"
+        );
         assert_eq!(bad("root overlay /a ro ro").1, "ro given twice");
-        assert_eq!(bad("root overlay /a upper= work=/w"), (1, "not an absolute path", "".into()));
+        assert_eq!(
+            bad("root overlay /a upper= work=/w"),
+            (1, "not an absolute path", "".into())
+        );
         assert_eq!(bad("root overlay /a lower=/x").2, "lower=/x");
         let eight = (0..MAX_LOWER).map(|i| format!("/l{i}")).collect::<Vec<_>>().join(":");
         assert!(p(&format!("root overlay {eight}")).is_ok());
-        assert_eq!(bad(&format!("root overlay {eight}:/l9")).1, "too many lower directories (limit 8)");
+        assert_eq!(
+            bad(&format!("root overlay {eight}:/l9")).1,
+            "too many lower directories (limit 8)"
+        );
     }
 
     #[test]
     fn mounts_of_every_type() {
-        let sp = ok("mount proc /proc\nmount sysfs /sys ro\nmount tmpfs /tmp size=64m,mode=1777\n\
+        let sp = ok(
+            "mount proc /proc\nmount sysfs /sys ro\nmount tmpfs /tmp size=64m,mode=1777\n\
                      mount devpts /dev/pts newinstance,ptmxmode=0666,gid=5\nmount mqueue /dev/mqueue\n\
-                     mount bind /host /in ro,nosuid\nmount rbind /host2 /in2");
+                     mount bind /host /in ro,nosuid\nmount rbind /host2 /in2",
+        );
         let m = &sp.mounts;
         assert_eq!(m.len(), 7);
-        assert_eq!(m[0], Mount { kind: MountKind::Proc, target: c"/proc", flags: 0, data: None });
-        assert_eq!(m[1], Mount { kind: MountKind::Sysfs, target: c"/sys", flags: RDONLY, data: None });
+        assert_eq!(
+            m[0],
+            Mount {
+                kind: MountKind::Proc,
+                target: c"/proc",
+                flags: 0,
+                data: None
+            }
+        );
+        assert_eq!(
+            m[1],
+            Mount {
+                kind: MountKind::Sysfs,
+                target: c"/sys",
+                flags: RDONLY,
+                data: None
+            }
+        );
         assert_eq!(
             m[2],
-            Mount { kind: MountKind::Tmpfs, target: c"/tmp", flags: 0, data: Some(c"size=64m,mode=1777") }
+            Mount {
+                kind: MountKind::Tmpfs,
+                target: c"/tmp",
+                flags: 0,
+                data: Some(c"size=64m,mode=1777")
+            }
         );
         assert_eq!(m[3].kind, MountKind::Devpts);
         assert_eq!(m[3].data, Some(c"newinstance,ptmxmode=0666,gid=5"));
@@ -1353,19 +1536,31 @@ mod tests {
         assert_eq!(
             m[5],
             Mount {
-                kind: MountKind::Bind { source: c"/host", recursive: false },
+                kind: MountKind::Bind {
+                    source: c"/host",
+                    recursive: false
+                },
                 target: c"/in",
                 flags: RDONLY | NOSUID,
                 data: None
             }
         );
-        assert_eq!(m[6].kind, MountKind::Bind { source: c"/host2", recursive: true });
+        assert_eq!(
+            m[6].kind,
+            MountKind::Bind {
+                source: c"/host2",
+                recursive: true
+            }
+        );
     }
 
     #[test]
     fn mount_options_split_in_place() {
         let sp = ok("mount tmpfs /t ro,size=64m,nosuid,nodev,noexec,mode=1777,relatime,nodiratime");
-        assert_eq!(sp.mounts[0].flags, RDONLY | NOSUID | NODEV | NOEXEC | RELATIME | NODIRATIME);
+        assert_eq!(
+            sp.mounts[0].flags,
+            RDONLY | NOSUID | NODEV | NOEXEC | RELATIME | NODIRATIME
+        );
         assert_eq!(sp.mounts[0].data, Some(c"size=64m,mode=1777"));
         // Later words override earlier ones.
         let f = |o: &str| ok(&format!("mount tmpfs /t {o}")).mounts[0].flags;
@@ -1376,37 +1571,62 @@ mod tests {
         assert_eq!(f("strictatime,noatime"), NOATIME);
         assert_eq!(ok("mount tmpfs /t ro,nosuid").mounts[0].data, None);
         assert_eq!(ok("mount tmpfs /t \"mode=1777\"").mounts[0].data, Some(c"mode=1777"));
-        assert_eq!(bad("mount tmpfs /t ro,,nosuid"), (1, "empty mount option", "ro,,nosuid".into()));
+        assert_eq!(
+            bad("mount tmpfs /t ro,,nosuid"),
+            (1, "empty mount option", "ro,,nosuid".into())
+        );
         assert_eq!(bad("mount tmpfs /t ,ro").1, "empty mount option");
         assert_eq!(bad("mount tmpfs /t ro,").1, "empty mount option");
         assert_eq!(bad("mount tmpfs /t \"\"").1, "empty mount option");
         assert_eq!(
             bad("mount bind /a /b ro,size=1m"),
-            (1, "a bind mount takes only flag options (ro, nosuid, nodev, ...)", "size=1m".into())
+            (
+                1,
+                "a bind mount takes only flag options (ro, nosuid, nodev, ...)",
+                "size=1m".into()
+            )
         );
         assert_eq!(bad("mount tmpfs /t ro nosuid"), (1, "unexpected word", "nosuid".into()));
     }
 
     #[test]
     fn mount_errors() {
-        assert_eq!(bad("mount nfs /x").1, "unknown mount type (proc sysfs tmpfs devpts mqueue bind rbind)");
-        assert_eq!(bad("mount").1, "mount needs a type (proc sysfs tmpfs devpts mqueue bind rbind) and a target");
+        assert_eq!(
+            bad("mount nfs /x").1,
+            "unknown mount type (proc sysfs tmpfs devpts mqueue bind rbind)"
+        );
+        assert_eq!(
+            bad("mount").1,
+            "mount needs a type (proc sysfs tmpfs devpts mqueue bind rbind) and a target"
+        );
         assert_eq!(bad("mount proc").1, "mount needs a target path");
         assert_eq!(bad("mount proc proc"), (1, "not an absolute path", "proc".into()));
         assert_eq!(bad("mount bind /a").1, "mount needs a target path");
         assert_eq!(bad("mount bind a /b").2, "a");
         assert_eq!(bad("mount bind").1, "mount bind needs a source and a target");
-        assert_eq!(bad("mount bind /a /b/../../c").1, "a path may not contain a .. component");
+        assert_eq!(
+            bad("mount bind /a /b/../../c").1,
+            "a path may not contain a .. component"
+        );
         let many = lines_of("mount tmpfs /t", MAX_MOUNTS);
         assert_eq!(ok(&many).mounts.len(), MAX_MOUNTS);
-        assert_eq!(bad(&format!("{many}mount tmpfs /x")), (33, "too many mounts (limit 32)", "".into()));
+        assert_eq!(
+            bad(&format!("{many}mount tmpfs /x")),
+            (33, "too many mounts (limit 32)", "".into())
+        );
     }
 
     #[test]
     fn mounts_need_their_namespaces() {
-        assert_eq!(bad("ns mnt host\nhostname x\nmount tmpfs /t"), (3, "mount needs ns mnt new", "".into()));
+        assert_eq!(
+            bad("ns mnt host\nhostname x\nmount tmpfs /t"),
+            (3, "mount needs ns mnt new", "".into())
+        );
         assert_eq!(bad("ns mnt share other\nmount tmpfs /t").0, 2);
-        assert_eq!(bad("mount mqueue /m\nns ipc host"), (1, "mqueue needs ns ipc new", "mqueue".into()));
+        assert_eq!(
+            bad("mount mqueue /m\nns ipc host"),
+            (1, "mqueue needs ns ipc new", "mqueue".into())
+        );
         assert!(p("mount mqueue /m").is_ok());
         let user = "ns user new\nuid_map 0 1000 1\ngid_map 0 1000 1\n";
         assert!(p(&format!("{user}mount sysfs /sys\nmount proc /proc")).is_ok());
@@ -1432,7 +1652,10 @@ mod tests {
         assert_eq!(ok("dev none").dev, Dev::None);
         assert_eq!(bad("dev full").1, "unknown dev mode (minimal, none)");
         assert_eq!(bad("dev").1, "dev needs minimal or none");
-        assert_eq!(bad("ns mnt host\ndev minimal"), (2, "dev minimal needs ns mnt new", "".into()));
+        assert_eq!(
+            bad("ns mnt host\ndev minimal"),
+            (2, "dev minimal needs ns mnt new", "".into())
+        );
         assert!(p("ns mnt host\ndev none").is_ok());
         let sp = ok("mask /proc/kcore\nmask /sys/firmware\nreadonly /proc/sys");
         assert_eq!(sp.masked.as_slice(), [c"/proc/kcore", c"/sys/firmware"]);
@@ -1441,11 +1664,17 @@ mod tests {
         assert_eq!(bad("readonly /a /b"), (1, "unexpected word", "/b".into()));
         assert_eq!(bad("mask").1, "mask and readonly need a path");
         assert_eq!(bad("ns mnt host\nmask /a"), (2, "mask needs ns mnt new", "".into()));
-        assert_eq!(bad("ns mnt host\nreadonly /a"), (2, "readonly needs ns mnt new", "".into()));
+        assert_eq!(
+            bad("ns mnt host\nreadonly /a"),
+            (2, "readonly needs ns mnt new", "".into())
+        );
         for key in ["mask", "readonly"] {
             let many = lines_of(&format!("{key} /p"), MAX_PATHS);
             assert!(p(&many).is_ok());
-            assert_eq!(bad(&format!("{many}{key} /x")), (33, "too many paths (limit 32)", "".into()));
+            assert_eq!(
+                bad(&format!("{many}{key} /x")),
+                (33, "too many paths (limit 32)", "".into())
+            );
         }
     }
 
@@ -1460,15 +1689,37 @@ mod tests {
         assert_eq!(sp.ns.get(NsKind::Cgroup), NsMode::Host);
         assert_eq!(sp.ns.get(NsKind::Mnt), NsMode::New);
         assert_eq!(bad("ns foo new"), (1, "unknown namespace kind", "foo".into()));
-        assert_eq!(bad("ns net private"), (1, "unknown namespace mode (new, host, share NAME)", "private".into()));
+        assert_eq!(
+            bad("ns net private"),
+            (1, "unknown namespace mode (new, host, share NAME)", "private".into())
+        );
         assert_eq!(bad("ns net share"), (1, "ns share needs a container name", "".into()));
-        for name in [".hidden", "-x", "keel", "a/b", "memory.x", "cgroup.procs", "", &"x".repeat(64)] {
-            assert_eq!(bad(&format!("ns net share \"{name}\"")).1, "not a valid container name", "{name}");
+        for name in [
+            ".hidden",
+            "-x",
+            "keel",
+            "a/b",
+            "memory.x",
+            "cgroup.procs",
+            "",
+            &"x".repeat(64),
+        ] {
+            assert_eq!(
+                bad(&format!("ns net share \"{name}\"")).1,
+                "not a valid container name",
+                "{name}"
+            );
         }
-        assert_eq!(bad("ns net new\nns net host"), (2, "namespace kind given twice", "net".into()));
+        assert_eq!(
+            bad("ns net new\nns net host"),
+            (2, "namespace kind given twice", "net".into())
+        );
         assert_eq!(bad("ns net new x"), (1, "unexpected word", "x".into()));
         assert_eq!(bad("ns net").1, "ns needs new, host or share NAME");
-        assert_eq!(bad("ns").1, "ns needs a kind (user mnt pid net uts ipc cgroup time) and new, host or share NAME");
+        assert_eq!(
+            bad("ns").1,
+            "ns needs a kind (user mnt pid net uts ipc cgroup time) and new, host or share NAME"
+        );
     }
 
     #[test]
@@ -1491,41 +1742,93 @@ mod tests {
         let sp = ok("ns user new\nuid_map 0 100000 65536\nuid_map 65536 300000 1\ngid_map 0 100000 65536");
         assert_eq!(
             sp.uid_map.as_slice(),
-            [IdMap { inside: 0, outside: 100000, count: 65536 }, IdMap { inside: 65536, outside: 300000, count: 1 }]
+            [
+                IdMap {
+                    inside: 0,
+                    outside: 100000,
+                    count: 65536
+                },
+                IdMap {
+                    inside: 65536,
+                    outside: 300000,
+                    count: 1
+                }
+            ]
         );
         assert_eq!(sp.gid_map.len(), 1);
         let u = "ns user new\ngid_map 0 1 1\n";
-        assert_eq!(bad(&format!("{u}uid_map 0 1")).1, "uid_map and gid_map need INSIDE OUTSIDE COUNT");
+        assert_eq!(
+            bad(&format!("{u}uid_map 0 1")).1,
+            "uid_map and gid_map need INSIDE OUTSIDE COUNT"
+        );
         assert_eq!(bad(&format!("{u}uid_map 0 1 1 1")).2, "1");
-        assert_eq!(bad(&format!("{u}uid_map 0 x 1")), (3, "not a number from 0 to 4294967295", "x".into()));
+        assert_eq!(
+            bad(&format!("{u}uid_map 0 x 1")),
+            (3, "not a number from 0 to 4294967295", "x".into())
+        );
         assert_eq!(bad(&format!("{u}uid_map 0 -1 1")).2, "-1");
-        assert_eq!(bad(&format!("{u}uid_map 0 1 0")).1, "an id map needs a COUNT of at least 1");
+        assert_eq!(
+            bad(&format!("{u}uid_map 0 1 0")).1,
+            "an id map needs a COUNT of at least 1"
+        );
         assert!(p(&format!("{u}uid_map 0 4294967295 1")).is_ok());
-        assert_eq!(bad(&format!("{u}uid_map 0 4294967295 2")).1, "id range runs past 4294967295");
-        assert_eq!(bad(&format!("{u}uid_map 4294967295 0 2")).1, "id range runs past 4294967295");
+        assert_eq!(
+            bad(&format!("{u}uid_map 0 4294967295 2")).1,
+            "id range runs past 4294967295"
+        );
+        assert_eq!(
+            bad(&format!("{u}uid_map 4294967295 0 2")).1,
+            "id range runs past 4294967295"
+        );
         assert_eq!(
             bad(&format!("{u}uid_map 0 1000 10\nuid_map 5 5000 10")),
             (4, "id range overlaps an earlier map", "5".into())
         );
-        assert_eq!(bad(&format!("{u}uid_map 0 1000 10\nuid_map 10 1005 10")).1, "id range overlaps an earlier map");
+        assert_eq!(
+            bad(&format!("{u}uid_map 0 1000 10\nuid_map 10 1005 10")).1,
+            "id range overlaps an earlier map"
+        );
         assert!(p(&format!("{u}uid_map 0 1000 10\nuid_map 10 1010 10")).is_ok());
-        let five: String = (0..MAX_ID_MAPS).map(|i| format!("uid_map {i} {} 1\n", 1000 + i)).collect();
+        let five: String = (0..MAX_ID_MAPS)
+            .map(|i| format!("uid_map {i} {} 1\n", 1000 + i))
+            .collect();
         assert_eq!(ok(&format!("{u}{five}")).uid_map.len(), MAX_ID_MAPS);
-        assert_eq!(bad(&format!("{u}{five}uid_map 9 9 1")), (8, "too many id maps (limit 5)", "".into()));
+        assert_eq!(
+            bad(&format!("{u}{five}uid_map 9 9 1")),
+            (8, "too many id maps (limit 5)", "".into())
+        );
     }
 
     #[test]
     fn user_namespace_rules() {
-        assert_eq!(bad("ns user new\ngid_map 0 1 1"), (1, "ns user new needs uid_map", "".into()));
-        assert_eq!(bad("uid_map 0 1 1\nns user new"), (2, "ns user new needs gid_map", "".into()));
-        assert_eq!(bad("hostname a\nuid_map 0 1 1"), (2, "uid_map needs ns user new", "".into()));
+        assert_eq!(
+            bad("ns user new\ngid_map 0 1 1"),
+            (1, "ns user new needs uid_map", "".into())
+        );
+        assert_eq!(
+            bad("uid_map 0 1 1\nns user new"),
+            (2, "ns user new needs gid_map", "".into())
+        );
+        assert_eq!(
+            bad("hostname a\nuid_map 0 1 1"),
+            (2, "uid_map needs ns user new", "".into())
+        );
         assert_eq!(bad("gid_map 0 1 1"), (1, "gid_map needs ns user new", "".into()));
         assert_eq!(bad("ns user share x\nns pid host\nuid_map 0 1 1").0, 3);
         let u = "ns user new\nuid_map 0 1000 100\ngid_map 0 1000 50\n";
         assert!(p(&format!("{u}user 99:49\ngroups 0 49")).is_ok());
-        assert_eq!(bad(&format!("{u}user 100")), (4, "the user's uid is not mapped by uid_map", "100".into()));
-        assert_eq!(bad(&format!("{u}user 1:50")), (4, "the user's gid is not mapped by gid_map", "50".into()));
-        assert_eq!(bad(&format!("{u}groups 1 2 60")), (4, "group not mapped by gid_map", "60".into()));
+        assert_eq!(
+            bad(&format!("{u}user 100")),
+            (4, "the user's uid is not mapped by uid_map", "100".into())
+        );
+        assert_eq!(
+            bad(&format!("{u}user 1:50")),
+            (4, "the user's gid is not mapped by gid_map", "50".into())
+        );
+        assert_eq!(
+            bad(&format!("{u}groups 1 2 60")),
+            (4, "group not mapped by gid_map", "60".into())
+        );
         // The default user 0:0 must be mapped too; the error names the ns line.
         assert_eq!(
             bad("uid_map 1 1000 10\ngid_map 0 1000 1\nns user new"),
@@ -1536,9 +1839,21 @@ mod tests {
     #[test]
     fn time_namespace() {
         let sp = ok("ns time new\ntime_offsets monotonic=-3600 boottime=+86400");
-        assert_eq!(sp.time_offsets, Some(TimeOffsets { monotonic: -3600, boottime: 86400 }));
+        assert_eq!(
+            sp.time_offsets,
+            Some(TimeOffsets {
+                monotonic: -3600,
+                boottime: 86400
+            })
+        );
         let sp = ok("ns time new\ntime_offsets boottime=5");
-        assert_eq!(sp.time_offsets, Some(TimeOffsets { monotonic: 0, boottime: 5 }));
+        assert_eq!(
+            sp.time_offsets,
+            Some(TimeOffsets {
+                monotonic: 0,
+                boottime: 5
+            })
+        );
         assert!(p("ns time new\ntime_offsets monotonic=9223372036").is_ok());
         assert!(p("ns time new\ntime_offsets monotonic=-9223372036").is_ok());
         let t = "ns time new\n";
@@ -1559,9 +1874,18 @@ mod tests {
             bad(&format!("{t}time_offsets boottime=1 boottime=2")),
             (2, "offset given twice", "boottime=2".into())
         );
-        assert_eq!(bad(&format!("{t}time_offsets")).1, "time_offsets needs monotonic=SECONDS or boottime=SECONDS");
-        assert_eq!(bad("hostname x\nns time new"), (2, "ns time new needs time_offsets", "".into()));
-        assert_eq!(bad("time_offsets boottime=1"), (1, "time_offsets needs ns time new", "".into()));
+        assert_eq!(
+            bad(&format!("{t}time_offsets")).1,
+            "time_offsets needs monotonic=SECONDS or boottime=SECONDS"
+        );
+        assert_eq!(
+            bad("hostname x\nns time new"),
+            (2, "ns time new needs time_offsets", "".into())
+        );
+        assert_eq!(
+            bad("time_offsets boottime=1"),
+            (1, "time_offsets needs ns time new", "".into())
+        );
         assert_eq!(bad("time_offsets boottime=1\nns time share x").0, 1);
     }
 
@@ -1574,7 +1898,10 @@ mod tests {
         assert_eq!(bad("hostname \"\"").1, "a host name has 1 to 64 bytes");
         assert_eq!(bad("hostname").1, "hostname needs a name");
         assert_eq!(bad("hostname a b"), (1, "unexpected word", "b".into()));
-        assert_eq!(bad("hostname a\nns uts host"), (1, "hostname needs ns uts new", "".into()));
+        assert_eq!(
+            bad("hostname a\nns uts host"),
+            (1, "hostname needs ns uts new", "".into())
+        );
         assert_eq!(bad("ns uts share x\nhostname a").0, 2);
     }
 
@@ -1600,26 +1927,45 @@ mod tests {
             assert!(msg.starts_with("sysctl is host-wide"), "{key}: {msg}");
             assert_eq!((line, tok.as_str()), (1, key));
         }
-        for key in ["net..x", "net.", ".net.x", "net/ipv4/ip_forward", "net./../kernel/core_pattern", "\"\""] {
+        for key in [
+            "net..x",
+            "net.",
+            ".net.x",
+            "net/ipv4/ip_forward",
+            "net./../kernel/core_pattern",
+            "\"\"",
+        ] {
             assert_eq!(
                 bad(&format!("sysctl {key} 1")).1,
                 "not a sysctl key (dotted words: net.ipv4.ip_forward)",
                 "{key}"
             );
         }
-        assert_eq!(bad("sysctl net.a 1\nsysctl net.a 2"), (2, "sysctl key given twice", "net.a".into()));
+        assert_eq!(
+            bad("sysctl net.a 1\nsysctl net.a 2"),
+            (2, "sysctl key given twice", "net.a".into())
+        );
         assert_eq!(bad("sysctl net.a").1, "sysctl needs a value");
         assert_eq!(bad("sysctl net.a \"\"").1, "sysctl needs a value");
         assert_eq!(bad("sysctl net.a 1 2").2, "2");
-        assert_eq!(bad("ns net host\nsysctl net.a 1"), (2, "this sysctl needs ns net new", "net.a".into()));
+        assert_eq!(
+            bad("ns net host\nsysctl net.a 1"),
+            (2, "this sysctl needs ns net new", "net.a".into())
+        );
         assert_eq!(
             bad("sysctl kernel.hostname x\nns uts host"),
             (1, "this sysctl needs ns uts new", "kernel.hostname".into())
         );
-        assert_eq!(bad("ns ipc share db\nsysctl fs.mqueue.msg_max 1").1, "this sysctl needs ns ipc new");
+        assert_eq!(
+            bad("ns ipc share db\nsysctl fs.mqueue.msg_max 1").1,
+            "this sysctl needs ns ipc new"
+        );
         let many: String = (0..MAX_SYSCTLS).map(|i| format!("sysctl net.k{i} 1\n")).collect();
         assert_eq!(ok(&many).sysctls.len(), MAX_SYSCTLS);
-        assert_eq!(bad(&format!("{many}sysctl net.x 1")), (17, "too many sysctls (limit 16)", "".into()));
+        assert_eq!(
+            bad(&format!("{many}sysctl net.x 1")),
+            (17, "too many sysctls (limit 16)", "".into())
+        );
     }
 
     // --- The process ---
@@ -1635,17 +1981,26 @@ mod tests {
         assert_eq!(raw(b"args").unwrap_err().msg, "args needs a program");
         assert_eq!(raw(b"args \"\"").unwrap_err().msg, "the program may not be empty");
         let words: String = (0..MAX_ARGS).map(|i| format!(" a{i}")).collect();
-        assert_eq!(raw(format!("args{words}").as_bytes()).unwrap().process.args.len(), MAX_ARGS);
+        assert_eq!(
+            raw(format!("args{words}").as_bytes()).unwrap().process.args.len(),
+            MAX_ARGS
+        );
         let e = raw(format!("\nargs{words} one-more").as_bytes()).unwrap_err();
         assert_eq!((e.line, e.msg), (2, "too many args (limit 64)"));
         assert_eq!(bad("env X").1, "env needs NAME=VALUE");
         assert_eq!(bad("env =x").1, "env needs a NAME before =");
         assert_eq!(bad("env").1, "env needs NAME=VALUE");
         assert_eq!(bad("env A=1 B=2"), (1, "unexpected word", "B=2".into()));
-        assert_eq!(bad("env AB=1\nenv A=1\nenv AB=2"), (3, "env variable given twice", "AB".into()));
+        assert_eq!(
+            bad("env AB=1\nenv A=1\nenv AB=2"),
+            (3, "env variable given twice", "AB".into())
+        );
         let many = lines_of("env V=", MAX_ENV).replace("V=", "V").replace('\n', "=x\n");
         assert_eq!(ok(&many).process.env.len(), MAX_ENV);
-        assert_eq!(bad(&format!("{many}env W=1")), (65, "too many env variables (limit 64)", "".into()));
+        assert_eq!(
+            bad(&format!("{many}env W=1")),
+            (65, "too many env variables (limit 64)", "".into())
+        );
         assert_eq!(bad("cwd srv").1, "not an absolute path");
         assert_eq!(bad("cwd").1, "cwd needs a path");
     }
@@ -1687,14 +2042,32 @@ mod tests {
         assert_eq!(
             sp.rlimits.as_slice(),
             [
-                Rlimit { resource: 7, soft: 1024, hard: 4096 },
-                Rlimit { resource: 4, soft: 0, hard: u64::MAX },
-                Rlimit { resource: 3, soft: u64::MAX, hard: u64::MAX },
+                Rlimit {
+                    resource: 7,
+                    soft: 1024,
+                    hard: 4096
+                },
+                Rlimit {
+                    resource: 4,
+                    soft: 0,
+                    hard: u64::MAX
+                },
+                Rlimit {
+                    resource: 3,
+                    soft: u64::MAX,
+                    hard: u64::MAX
+                },
             ]
         );
         assert_eq!(bad("rlimit files 1 1"), (1, "unknown resource limit", "files".into()));
-        assert_eq!(bad("rlimit nofile 2 1"), (1, "the soft limit is above the hard limit", "nofile".into()));
-        assert_eq!(bad("rlimit nofile unlimited 1").1, "the soft limit is above the hard limit");
+        assert_eq!(
+            bad("rlimit nofile 2 1"),
+            (1, "the soft limit is above the hard limit", "nofile".into())
+        );
+        assert_eq!(
+            bad("rlimit nofile unlimited 1").1,
+            "the soft limit is above the hard limit"
+        );
         assert_eq!(bad("rlimit nofile 1").1, "rlimit needs NAME SOFT HARD");
         assert_eq!(bad("rlimit nofile 1 x").1, "not a number or unlimited");
         assert_eq!(bad("rlimit nofile 1 1 1").1, "unexpected word");
@@ -1705,7 +2078,10 @@ mod tests {
         // All sixteen resources fit; a seventeenth line can only repeat one.
         let all: String = names::RLIMITS.iter().map(|n| format!("rlimit {n} 1 1\n")).collect();
         assert_eq!(ok(&all).rlimits.len(), MAX_RLIMITS);
-        assert_eq!(bad(&format!("{all}rlimit cpu 1 1")), (17, "resource limit given twice", "cpu".into()));
+        assert_eq!(
+            bad(&format!("{all}rlimit cpu 1 1")),
+            (17, "resource limit given twice", "cpu".into())
+        );
     }
 
     #[test]
@@ -1721,9 +2097,15 @@ mod tests {
         assert_eq!((sp.caps.effective, sp.caps.permitted), (0, bit("kill")));
         let sp = ok("caps bounding none");
         assert_eq!(sp.caps.bounding, 0);
-        assert_eq!(sp.caps.permitted, DEFAULT_CAPS, "the bounding set is not checked against the others");
+        assert_eq!(
+            sp.caps.permitted, DEFAULT_CAPS,
+            "the bounding set is not checked against the others"
+        );
         assert_eq!(ok("caps permitted ALL").caps.permitted, names::ALL_CAPS);
-        assert_eq!(bad("caps bounding cap_nope"), (1, "unknown capability", "cap_nope".into()));
+        assert_eq!(
+            bad("caps bounding cap_nope"),
+            (1, "unknown capability", "cap_nope".into())
+        );
         assert_eq!(
             bad("caps all chown").1,
             "unknown capability set (bounding effective permitted inheritable ambient)"
@@ -1740,13 +2122,24 @@ mod tests {
         );
         assert_eq!(
             bad("caps effective sys_admin"),
-            (1, "effective capability not in the permitted set", "CAP_SYS_ADMIN".into())
+            (
+                1,
+                "effective capability not in the permitted set",
+                "CAP_SYS_ADMIN".into()
+            )
         );
         assert_eq!(
             bad("caps ambient chown\ncaps inheritable kill"),
-            (1, "ambient capability not in both the permitted and inheritable sets", "CAP_CHOWN".into())
+            (
+                1,
+                "ambient capability not in both the permitted and inheritable sets",
+                "CAP_CHOWN".into()
+            )
         );
-        assert_eq!(bad("caps ambient net_admin\ncaps inheritable net_admin").2, "CAP_NET_ADMIN");
+        assert_eq!(
+            bad("caps ambient net_admin\ncaps inheritable net_admin").2,
+            "CAP_NET_ADMIN"
+        );
         assert!(p("caps ambient chown\ncaps inheritable chown").is_ok());
     }
 
@@ -1776,17 +2169,33 @@ mod tests {
         assert_eq!(ok("cgroup cpu.max max 100000").cgroup.cpu_max, Some((u64::MAX, 100000)));
         assert_eq!(ok("cgroup cpu.max 1000").cgroup.cpu_max, Some((1000, 100000)));
         assert_eq!(ok("cgroup cpu.weight 1").cgroup.cpu_weight, Some(1));
-        assert_eq!(bad("cgroup memory.max 5x").1, "not a size (bytes, or with k, m, g, t; or max)");
+        assert_eq!(
+            bad("cgroup memory.max 5x").1,
+            "not a size (bytes, or with k, m, g, t; or max)"
+        );
         assert_eq!(bad("cgroup pids.max -1").1, "not a number or max");
-        assert_eq!(bad("cgroup cpu.max 999").1, "cpu.max quota: microseconds, at least 1000, or max");
-        assert_eq!(bad("cgroup cpu.max 5000 999").1, "cpu.max period: microseconds from 1000 to 1000000");
+        assert_eq!(
+            bad("cgroup cpu.max 999").1,
+            "cpu.max quota: microseconds, at least 1000, or max"
+        );
+        assert_eq!(
+            bad("cgroup cpu.max 5000 999").1,
+            "cpu.max period: microseconds from 1000 to 1000000"
+        );
         assert_eq!(bad("cgroup cpu.max 5000 1000001").2, "1000001");
         assert_eq!(bad("cgroup cpu.max 5000 1000 x").1, "unexpected word");
         assert_eq!(bad("cgroup cpu.weight 0").1, "cpu.weight is a number from 1 to 10000");
-        assert_eq!(bad("cgroup cpu.weight 10001").1, "cpu.weight is a number from 1 to 10000");
+        assert_eq!(
+            bad("cgroup cpu.weight 10001").1,
+            "cpu.weight is a number from 1 to 10000"
+        );
         assert_eq!(
             bad("cgroup io.max 1"),
-            (1, "unsupported cgroup file (memory.max, pids.max, cpu.max, cpu.weight)", "io.max".into())
+            (
+                1,
+                "unsupported cgroup file (memory.max, pids.max, cpu.max, cpu.weight)",
+                "io.max".into()
+            )
         );
         assert_eq!(
             bad("cgroup memory.max 1\ncgroup memory.max 2"),
@@ -1802,10 +2211,16 @@ mod tests {
         assert_eq!(ok("stdio inherit").stdio, Stdio::Inherit);
         assert_eq!(ok("stdio null").stdio, Stdio::Null);
         assert_eq!(ok("stdio log").stdio, Stdio::Log);
-        assert_eq!(ok("stdio file /var/log/web.log").stdio, Stdio::File(c"/var/log/web.log"));
+        assert_eq!(
+            ok("stdio file /var/log/web.log").stdio,
+            Stdio::File(c"/var/log/web.log")
+        );
         assert_eq!(bad("stdio file web.log").1, "not an absolute path");
         assert_eq!(bad("stdio file").1, "stdio file needs a path");
-        assert_eq!(bad("stdio journal").1, "unknown stdio mode (inherit, null, log, file PATH)");
+        assert_eq!(
+            bad("stdio journal").1,
+            "unknown stdio mode (inherit, null, log, file PATH)"
+        );
         assert_eq!(bad("stdio null x").1, "unexpected word");
     }
 
@@ -1816,20 +2231,35 @@ mod tests {
         assert_eq!(ok("restart never").restart.policy, RestartPolicy::Never);
         assert_eq!(ok("restart on-failure").restart.policy, RestartPolicy::OnFailure);
         assert_eq!(ok("restart always").restart.policy, RestartPolicy::Always);
-        assert_eq!(bad("restart sometimes").1, "unknown restart policy (never, on-failure, always)");
+        assert_eq!(
+            bad("restart sometimes").1,
+            "unknown restart policy (never, on-failure, always)"
+        );
         let r = ok("backoff 250ms 1m\nrestart_budget 3 10s").restart;
-        assert_eq!((r.backoff_base_ms, r.backoff_cap_ms, r.budget, r.window_ms), (250, 60_000, 3, 10_000));
+        assert_eq!(
+            (r.backoff_base_ms, r.backoff_cap_ms, r.budget, r.window_ms),
+            (250, 60_000, 3, 10_000)
+        );
         assert_eq!(r.policy, RestartPolicy::OnFailure);
         assert!(p("backoff 1s 1s").is_ok());
-        assert_eq!(bad("backoff 2s 1s"), (1, "the backoff base is above its cap", "2s".into()));
+        assert_eq!(
+            bad("backoff 2s 1s"),
+            (1, "the backoff base is above its cap", "2s".into())
+        );
         assert_eq!(bad("backoff 1s").1, "backoff needs BASE and CAP durations");
         assert_eq!(bad("backoff 1 2s").1, "a duration needs a unit: ms, s, m or h");
         assert_eq!(bad("backoff 1s 2d").1, "unknown duration unit (ms, s, m or h)");
         assert_eq!(bad("backoff 1s 50d").1, "unknown duration unit (ms, s, m or h)");
         assert_eq!(bad("backoff 1s 5000000s").1, "duration too long (at most 49 days)");
-        assert_eq!(bad("restart_budget 0 1m").1, "a restart budget of 0 never restarts: use restart never");
+        assert_eq!(
+            bad("restart_budget 0 1m").1,
+            "a restart budget of 0 never restarts: use restart never"
+        );
         assert_eq!(bad("restart_budget 3 0s").1, "the restart window must be longer than 0");
-        assert_eq!(bad("restart_budget 3").1, "restart_budget needs N and a WINDOW duration");
+        assert_eq!(
+            bad("restart_budget 3").1,
+            "restart_budget needs N and a WINDOW duration"
+        );
         assert_eq!(bad("restart_budget x 1m").1, "not a number");
     }
 
@@ -1839,7 +2269,10 @@ mod tests {
         assert!(sp.oneshot);
         assert!(p("oneshot\nrestart never").is_ok());
         assert!(p("oneshot\nrestart on-failure").is_ok());
-        assert_eq!(bad("oneshot\nrestart always"), (2, "restart always conflicts with oneshot", "always".into()));
+        assert_eq!(
+            bad("oneshot\nrestart always"),
+            (2, "restart always conflicts with oneshot", "always".into())
+        );
         assert_eq!(bad("restart always\noneshot").0, 1);
         assert_eq!(bad("oneshot now").1, "unexpected word");
     }
@@ -1854,7 +2287,10 @@ mod tests {
         assert_eq!(bad("after keel").1, "not a valid container name");
         let eight: String = (0..MAX_AFTER).map(|i| format!(" c{i}")).collect();
         assert_eq!(ok(&format!("after{eight}\nafter c0")).after.len(), MAX_AFTER);
-        assert_eq!(bad(&format!("after{eight}\nafter c9")), (2, "too many after names (limit 8)", "".into()));
+        assert_eq!(
+            bad(&format!("after{eight}\nafter c9")),
+            (2, "too many after names (limit 8)", "".into())
+        );
     }
 
     #[test]
@@ -1862,16 +2298,29 @@ mod tests {
         assert_eq!(ok("ready_fd 3").ready_fd, Some(3));
         assert_eq!(ok("ready_fd 2147483647").ready_fd, Some(i32::MAX as u32));
         assert_eq!(bad("ready_fd 2").1, "ready_fd must be 3 or more (0, 1 and 2 are stdio)");
-        assert_eq!(bad("ready_fd 2147483648").1, "ready_fd must be 3 or more (0, 1 and 2 are stdio)");
+        assert_eq!(
+            bad("ready_fd 2147483648").1,
+            "ready_fd must be 3 or more (0, 1 and 2 are stdio)"
+        );
         assert_eq!(bad("ready_fd x").1, "not a file descriptor number");
         assert_eq!(bad("ready_fd").1, "ready_fd needs a file descriptor number");
-        for (w, n) in
-            [("TERM", 15), ("SIGINT", 2), ("quit", 3), ("9", 9), ("RTMIN+3", 37), ("SIGRTMAX", 64), ("64", 64)]
-        {
+        for (w, n) in [
+            ("TERM", 15),
+            ("SIGINT", 2),
+            ("quit", 3),
+            ("9", 9),
+            ("RTMIN+3", 37),
+            ("SIGRTMAX", 64),
+            ("64", 64),
+        ] {
             assert_eq!(ok(&format!("stop_signal {w}")).stop_signal, n, "{w}");
         }
         for w in ["0", "65", "TERMINATE", "RTMIN+31", "-15"] {
-            assert_eq!(bad(&format!("stop_signal {w}")).1, "unknown signal (TERM, SIGTERM, 1..64, RTMIN+N)", "{w}");
+            assert_eq!(
+                bad(&format!("stop_signal {w}")).1,
+                "unknown signal (TERM, SIGTERM, 1..64, RTMIN+N)",
+                "{w}"
+            );
         }
         assert_eq!(ok("stop_timeout 1m").stop_timeout_ms, 60_000);
         assert_eq!(ok("stop_timeout 0ms").stop_timeout_ms, 0);
@@ -1916,7 +2365,15 @@ mod tests {
         let sp = raw(src.as_bytes()).unwrap();
         let cs = |v: &[&CStr]| v.iter().map(|c| s(c).to_string()).collect::<Vec<_>>();
 
-        let Root::Overlay { lower, upper, work, readonly } = &sp.root else { panic!("{:?}", sp.root) };
+        let Root::Overlay {
+            lower,
+            upper,
+            work,
+            readonly,
+        } = &sp.root
+        else {
+            panic!("{:?}", sp.root)
+        };
         assert_eq!(cs(lower), ["/srv/images/web", "/srv/images/base"]);
         assert_eq!(
             (*upper, *work, *readonly),
@@ -1924,36 +2381,80 @@ mod tests {
         );
 
         assert_eq!(sp.ns.get(NsKind::User), NsMode::New);
-        for k in [NsKind::Mnt, NsKind::Pid, NsKind::Net, NsKind::Uts, NsKind::Ipc, NsKind::Cgroup] {
+        for k in [
+            NsKind::Mnt,
+            NsKind::Pid,
+            NsKind::Net,
+            NsKind::Uts,
+            NsKind::Ipc,
+            NsKind::Cgroup,
+        ] {
             assert!(sp.ns.is_new(k));
         }
         assert_eq!(sp.ns.get(NsKind::Time), NsMode::Host);
-        assert_eq!(sp.uid_map.as_slice(), [IdMap { inside: 0, outside: 100000, count: 65536 }]);
-        assert_eq!(sp.gid_map.as_slice(), [IdMap { inside: 0, outside: 100000, count: 65536 }]);
+        assert_eq!(
+            sp.uid_map.as_slice(),
+            [IdMap {
+                inside: 0,
+                outside: 100000,
+                count: 65536
+            }]
+        );
+        assert_eq!(
+            sp.gid_map.as_slice(),
+            [IdMap {
+                inside: 0,
+                outside: 100000,
+                count: 65536
+            }]
+        );
         assert_eq!(sp.time_offsets, None);
         assert_eq!(sp.hostname, Some(c"web"));
 
         assert_eq!(sp.mounts.len(), 5);
         assert_eq!(
             sp.mounts[0],
-            Mount { kind: MountKind::Proc, target: c"/proc", flags: NOSUID | NODEV | NOEXEC, data: None }
+            Mount {
+                kind: MountKind::Proc,
+                target: c"/proc",
+                flags: NOSUID | NODEV | NOEXEC,
+                data: None
+            }
         );
         assert_eq!(
             sp.mounts[1],
-            Mount { kind: MountKind::Sysfs, target: c"/sys", flags: RDONLY | NOSUID | NODEV | NOEXEC, data: None }
+            Mount {
+                kind: MountKind::Sysfs,
+                target: c"/sys",
+                flags: RDONLY | NOSUID | NODEV | NOEXEC,
+                data: None
+            }
         );
         assert_eq!(
             sp.mounts[2],
-            Mount { kind: MountKind::Tmpfs, target: c"/tmp", flags: NOSUID | NODEV, data: Some(c"size=64m,mode=1777") }
+            Mount {
+                kind: MountKind::Tmpfs,
+                target: c"/tmp",
+                flags: NOSUID | NODEV,
+                data: Some(c"size=64m,mode=1777")
+            }
         );
         assert_eq!(
             sp.mounts[3],
-            Mount { kind: MountKind::Tmpfs, target: c"/run", flags: NOSUID | NODEV, data: Some(c"mode=0755") }
+            Mount {
+                kind: MountKind::Tmpfs,
+                target: c"/run",
+                flags: NOSUID | NODEV,
+                data: Some(c"mode=0755")
+            }
         );
         assert_eq!(
             sp.mounts[4],
             Mount {
-                kind: MountKind::Bind { source: c"/srv/web/static", recursive: false },
+                kind: MountKind::Bind {
+                    source: c"/srv/web/static",
+                    recursive: false
+                },
                 target: c"/var/www",
                 flags: RDONLY | NOSUID | NODEV,
                 data: None,
@@ -1974,7 +2475,10 @@ mod tests {
                 "/sys/firmware",
             ]
         );
-        assert_eq!(cs(&sp.readonly), ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]);
+        assert_eq!(
+            cs(&sp.readonly),
+            ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        );
         assert_eq!(sp.sysctls.as_slice(), [(c"net.core.somaxconn", c"1024")]);
 
         let pr = &sp.process;
@@ -1987,11 +2491,31 @@ mod tests {
         assert_eq!(pr.oom_score_adj, Some(200));
         assert_eq!(
             sp.rlimits.as_slice(),
-            [Rlimit { resource: 7, soft: 4096, hard: 8192 }, Rlimit { resource: 4, soft: 0, hard: 0 }]
+            [
+                Rlimit {
+                    resource: 7,
+                    soft: 4096,
+                    hard: 8192
+                },
+                Rlimit {
+                    resource: 4,
+                    soft: 0,
+                    hard: 0
+                }
+            ]
         );
 
         let nbs = 1u64 << 10;
-        assert_eq!(sp.caps, Caps { bounding: nbs, effective: nbs, permitted: nbs, inheritable: nbs, ambient: nbs });
+        assert_eq!(
+            sp.caps,
+            Caps {
+                bounding: nbs,
+                effective: nbs,
+                permitted: nbs,
+                inheritable: nbs,
+                ambient: nbs
+            }
+        );
         assert!(sp.no_new_privs);
         assert_eq!(
             sp.cgroup,
@@ -2030,7 +2554,9 @@ mod tests {
         let mut seeds: Vec<Vec<u8>> = vec![docs_example().into_bytes()];
         seeds.push(b"root overlay /a:/b upper=/u work=/w ro\nmount tmpfs /t ro,size=1m,,x\nargs \"a\\x41\"".to_vec());
         seeds.push(b"ns user new\nuid_map 0 1 1\ngid_map 0 1 1\ncaps ambient all\nargs x".to_vec());
-        let dict: [&[u8]; 12] = [b" ", b"\n", b"\"", b"\\", b"#", b":", b",", b"=", b"\\x", b"/", b"..", b"\0"];
+        let dict: [&[u8]; 12] = [
+            b" ", b"\n", b"\"", b"\\", b"#", b":", b",", b"=", b"\\x", b"/", b"..", b"\0",
+        ];
         let mut x: u64 = 0x9e3779b97f4a7c15;
         let mut rnd = move || {
             x ^= x << 13;

@@ -62,7 +62,10 @@ impl<'a> Lines<'a> {
                 Some((toks, _)) => toks,
                 None => &mut [],
             };
-            Toks { rest: toks, line: self.line }
+            Toks {
+                rest: toks,
+                line: self.line,
+            }
         }))
     }
 }
@@ -184,7 +187,10 @@ impl<'a> Toks<'a> {
             return None;
         }
         let rest = core::mem::take(&mut self.rest);
-        let end = rest.iter().position(|&b| b == 0).map_or(rest.len(), |i| i.saturating_add(1));
+        let end = rest
+            .iter()
+            .position(|&b| b == 0)
+            .map_or(rest.len(), |i| i.saturating_add(1));
         let (tok, after) = rest.split_at_mut_checked(end).unwrap_or_default();
         self.rest = after;
         Some(Tok(tok))

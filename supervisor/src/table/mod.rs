@@ -12,7 +12,7 @@ pub mod state;
 pub mod status;
 
 use heapless::Vec;
-use order::{Set, bit, members};
+use order::{bit, members, Set};
 use state::{AfterExit, Budget, Ending, State};
 
 use crate::spec::{Restart, NAME_MAX};
@@ -37,7 +37,13 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { restart: Restart::default(), oneshot: false, has_ready: false, stop_signal: 15, stop_timeout_ms: 10_000 }
+        Policy {
+            restart: Restart::default(),
+            oneshot: false,
+            has_ready: false,
+            stop_signal: 15,
+            stop_timeout_ms: 10_000,
+        }
     }
 }
 
@@ -154,7 +160,11 @@ impl Table {
     pub const fn new() -> Self {
         // All zero bits when empty, so a static Table lives in .bss; the
         // runtime marks it dirty once it starts.
-        Table { slots: slots::Slots::new(), shutting_down: false, dirty: false }
+        Table {
+            slots: slots::Slots::new(),
+            shutting_down: false,
+            dirty: false,
+        }
     }
 
     pub fn get(&self, i: usize) -> Option<&Entry> {
@@ -274,7 +284,9 @@ impl Table {
     }
 
     fn live_set(&self) -> Set {
-        self.iter().filter(|(_, e)| e.state.is_live()).fold(0, |s, (i, _)| s | bit(i))
+        self.iter()
+            .filter(|(_, e)| e.state.is_live())
+            .fold(0, |s, (i, _)| s | bit(i))
     }
 
     fn dep_view(&self, j: usize) -> Option<order::DepView> {
@@ -570,7 +582,9 @@ impl Table {
     /// backoff or stopping (boot mode's "all containers running" line).
     pub fn all_running(&self) -> bool {
         self.iter().any(|(_, e)| e.state == State::Running)
-            && self.iter().all(|(_, e)| matches!(e.state, State::Running | State::Exited | State::Failed | State::Stopped))
+            && self
+                .iter()
+                .all(|(_, e)| matches!(e.state, State::Running | State::Exited | State::Failed | State::Stopped))
     }
 
     /// Resume (boot mode's re-exec after a fault): container i's init
@@ -601,7 +615,11 @@ impl Table {
             e.last = exit.map(Ending::Code);
             e.restarts = restarts;
             e.deadline = None;
-            e.reason = if state == State::Failed { "failed before keel resumed" } else { "" };
+            e.reason = if state == State::Failed {
+                "failed before keel resumed"
+            } else {
+                ""
+            };
         }
         self.set_state(i, state, now);
     }

@@ -140,13 +140,23 @@ mod tests {
     use super::*;
 
     fn v(state: State, oneshot: bool) -> DepView {
-        DepView { state, oneshot, awaiting_ready: false }
+        DepView {
+            state,
+            oneshot,
+            awaiting_ready: false,
+        }
     }
 
     #[test]
     fn dependency_meaning() {
         assert_eq!(dep_status(v(State::Running, false)), DepStatus::Met);
-        assert_eq!(dep_status(DepView { awaiting_ready: true, ..v(State::Running, false) }), DepStatus::Pending);
+        assert_eq!(
+            dep_status(DepView {
+                awaiting_ready: true,
+                ..v(State::Running, false)
+            }),
+            DepStatus::Pending
+        );
         assert_eq!(dep_status(v(State::Starting, false)), DepStatus::Pending);
         assert_eq!(dep_status(v(State::Backoff, false)), DepStatus::Pending);
         assert_eq!(dep_status(v(State::Failed, false)), DepStatus::Broken);
@@ -158,7 +168,11 @@ mod tests {
 
     #[test]
     fn combined() {
-        let states = [v(State::Running, false), v(State::Waiting, false), v(State::Failed, true)];
+        let states = [
+            v(State::Running, false),
+            v(State::Waiting, false),
+            v(State::Failed, true),
+        ];
         let view = |j: usize| states.get(j).copied();
         assert_eq!(all_deps(0, view), DepStatus::Met);
         assert_eq!(all_deps(bit(0), view), DepStatus::Met);

@@ -23,7 +23,10 @@ impl<T, const N: usize> Slots<T, N> {
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CAP_OK;
-        Slots { used: 0, items: [const { MaybeUninit::uninit() }; N] }
+        Slots {
+            used: 0,
+            items: [const { MaybeUninit::uninit() }; N],
+        }
     }
 
     fn bit(i: usize) -> u128 {
@@ -42,8 +45,7 @@ impl<T, const N: usize> Slots<T, N> {
         if !self.is_set(i) {
             return None;
         }
-        // SAFETY: bit i is set only while items[i] is initialised (set/take
-        // keep them in step); is_set(i) implies i < N.
+        // SAFETY: bit i is set only while items[i] is initialised (set/take keep them in step); is_set(i) implies i < N.
         self.items.get(i).map(|m| unsafe { m.assume_init_ref() })
     }
 
@@ -74,8 +76,7 @@ impl<T, const N: usize> Slots<T, N> {
             return None;
         }
         self.used &= !Self::bit(i);
-        // SAFETY: the bit was set, so items[i] is initialised; clearing the
-        // bit first means it is read out exactly once.
+        // SAFETY: the bit was set, so items[i] is initialised; clearing the bit first means it is read out exactly once.
         self.items.get(i).map(|m| unsafe { m.assume_init_read() })
     }
 

@@ -147,7 +147,13 @@ mod tests {
     use super::*;
 
     fn restart(policy: RestartPolicy) -> Restart {
-        Restart { policy, backoff_base_ms: 100, backoff_cap_ms: 1000, budget: 3, window_ms: 60_000 }
+        Restart {
+            policy,
+            backoff_base_ms: 100,
+            backoff_cap_ms: 1000,
+            budget: 3,
+            window_ms: 60_000,
+        }
     }
 
     #[test]
@@ -156,7 +162,11 @@ mod tests {
         let d: Vec<u32> = (0..6).map(|n| backoff_ms(&r, n)).collect();
         assert_eq!(d, [100, 200, 400, 800, 1000, 1000]);
         assert_eq!(backoff_ms(&r, 200), 1000);
-        let big = Restart { backoff_base_ms: u32::MAX, backoff_cap_ms: u32::MAX, ..r };
+        let big = Restart {
+            backoff_base_ms: u32::MAX,
+            backoff_cap_ms: u32::MAX,
+            ..r
+        };
         assert_eq!(backoff_ms(&big, 63), u32::MAX);
     }
 
@@ -164,17 +174,38 @@ mod tests {
     fn policies() {
         let mut b = Budget::default();
         let never = restart(RestartPolicy::Never);
-        assert_eq!(after_exit(&never, false, Ending::Code(0), 0, &mut b, 0), AfterExit::Exited);
-        assert!(matches!(after_exit(&never, false, Ending::Code(1), 0, &mut b, 0), AfterExit::Failed(_)));
-        assert!(matches!(after_exit(&never, false, Ending::SetupFailed, 0, &mut b, 0), AfterExit::Failed("set-up failed")));
+        assert_eq!(
+            after_exit(&never, false, Ending::Code(0), 0, &mut b, 0),
+            AfterExit::Exited
+        );
+        assert!(matches!(
+            after_exit(&never, false, Ending::Code(1), 0, &mut b, 0),
+            AfterExit::Failed(_)
+        ));
+        assert!(matches!(
+            after_exit(&never, false, Ending::SetupFailed, 0, &mut b, 0),
+            AfterExit::Failed("set-up failed")
+        ));
         let onf = restart(RestartPolicy::OnFailure);
-        assert_eq!(after_exit(&onf, false, Ending::Code(0), 0, &mut b, 0), AfterExit::Exited);
-        assert_eq!(after_exit(&onf, false, Ending::Signal(9), 5, &mut b, 0), AfterExit::RestartAt(105));
+        assert_eq!(
+            after_exit(&onf, false, Ending::Code(0), 0, &mut b, 0),
+            AfterExit::Exited
+        );
+        assert_eq!(
+            after_exit(&onf, false, Ending::Signal(9), 5, &mut b, 0),
+            AfterExit::RestartAt(105)
+        );
         let always = restart(RestartPolicy::Always);
         let mut b = Budget::default();
-        assert_eq!(after_exit(&always, false, Ending::Code(0), 0, &mut b, 2), AfterExit::RestartAt(400));
+        assert_eq!(
+            after_exit(&always, false, Ending::Code(0), 0, &mut b, 2),
+            AfterExit::RestartAt(400)
+        );
         // A oneshot that succeeded is done even under `always`.
-        assert_eq!(after_exit(&always, true, Ending::Code(0), 0, &mut b, 0), AfterExit::Exited);
+        assert_eq!(
+            after_exit(&always, true, Ending::Code(0), 0, &mut b, 0),
+            AfterExit::Exited
+        );
     }
 
     #[test]
@@ -204,11 +235,20 @@ mod tests {
         let r = restart(RestartPolicy::OnFailure);
         let mut b = Budget::default();
         for _ in 0..3 {
-            assert!(matches!(after_exit(&r, false, Ending::Code(1), 10, &mut b, 0), AfterExit::RestartAt(_)));
+            assert!(matches!(
+                after_exit(&r, false, Ending::Code(1), 10, &mut b, 0),
+                AfterExit::RestartAt(_)
+            ));
         }
-        assert!(matches!(after_exit(&r, false, Ending::Code(1), 20, &mut b, 0), AfterExit::Failed(_)));
+        assert!(matches!(
+            after_exit(&r, false, Ending::Code(1), 20, &mut b, 0),
+            AfterExit::Failed(_)
+        ));
         // A minute later the window starts over.
-        assert!(matches!(after_exit(&r, false, Ending::Code(1), 60_010, &mut b, 0), AfterExit::RestartAt(_)));
+        assert!(matches!(
+            after_exit(&r, false, Ending::Code(1), 60_010, &mut b, 0),
+            AfterExit::RestartAt(_)
+        ));
         assert_eq!(b.used, 1);
     }
 

@@ -140,6 +140,9 @@ mod tests {
         let s = std::str::from_utf8(l.as_bytes()).unwrap();
         assert!(s.contains(" state=failed pid=- "), "{s}");
         assert!(s.contains(" ready=no exit=137 "), "{s}");
-        assert!(s.ends_with(" since=1.000 boot=0.005 reason=restart-budget-spent\n"), "{s}");
+        assert!(
+            s.ends_with(" since=1.000 boot=0.005 reason=restart-budget-spent\n"),
+            "{s}"
+        );
     }
 }

@@ -12,7 +12,12 @@ struct Sim {
 
 impl Sim {
     fn new() -> Sim {
-        Sim { t: Table::new(), now: 1000, next_pid: 100, log: vec![] }
+        Sim {
+            t: Table::new(),
+            now: 1000,
+            next_pid: 100,
+            log: vec![],
+        }
     }
     fn add(&mut self, name: &str, policy: Policy, after: &[usize], shares: &[usize]) -> usize {
         let i = self.t.add(name.as_bytes(), 1, self.now).unwrap();
@@ -58,7 +63,10 @@ impl Sim {
         self.t.get(i).unwrap().state
     }
     fn spawned(&self) -> std::vec::Vec<usize> {
-        self.log.iter().filter_map(|a| if let Action::Spawn(i) = a { Some(*i) } else { None }).collect()
+        self.log
+            .iter()
+            .filter_map(|a| if let Action::Spawn(i) = a { Some(*i) } else { None })
+            .collect()
     }
 }
 
@@ -66,7 +74,14 @@ fn service() -> Policy {
     Policy::default()
 }
 fn oneshot() -> Policy {
-    Policy { oneshot: true, restart: Restart { policy: RestartPolicy::Never, ..Restart::default() }, ..Policy::default() }
+    Policy {
+        oneshot: true,
+        restart: Restart {
+            policy: RestartPolicy::Never,
+            ..Restart::default()
+        },
+        ..Policy::default()
+    }
 }
 
 #[test]
@@ -128,7 +143,15 @@ fn oneshot_dependency_means_exited_zero() {
 #[test]
 fn readiness_gates_after() {
     let mut s = Sim::new();
-    let db = s.add("db", Policy { has_ready: true, ..service() }, &[], &[]);
+    let db = s.add(
+        "db",
+        Policy {
+            has_ready: true,
+            ..service()
+        },
+        &[],
+        &[],
+    );
     let web = s.add("web", service(), &[db], &[]);
     s.step();
     assert_eq!(s.spawned(), [db]);
@@ -141,7 +164,13 @@ fn readiness_gates_after() {
 fn crash_loop_backs_off_then_fails() {
     let mut s = Sim::new();
     let p = Policy {
-        restart: Restart { policy: RestartPolicy::Always, backoff_base_ms: 100, backoff_cap_ms: 300, budget: 4, window_ms: 60_000 },
+        restart: Restart {
+            policy: RestartPolicy::Always,
+            backoff_base_ms: 100,
+            backoff_cap_ms: 300,
+            budget: 4,
+            window_ms: 60_000,
+        },
         ..service()
     };
     let c = s.add("crash", p, &[], &[]);
@@ -197,7 +226,16 @@ fn shutdown_runs_in_reverse_order() {
 #[test]
 fn stop_timeout_kills() {
     let mut s = Sim::new();
-    let stubborn = s.add("stubborn", Policy { stop_timeout_ms: 2000, stop_signal: 2, ..service() }, &[], &[]);
+    let stubborn = s.add(
+        "stubborn",
+        Policy {
+            stop_timeout_ms: 2000,
+            stop_signal: 2,
+            ..service()
+        },
+        &[],
+        &[],
+    );
     s.step();
     let mut out = Actions::new();
     s.t.start_shutdown(s.now, &mut out);
@@ -213,7 +251,18 @@ fn stop_timeout_kills() {
 #[test]
 fn exit_waits_for_the_cgroup_to_empty() {
     let mut s = Sim::new();
-    let c = s.add("c", Policy { restart: Restart { policy: RestartPolicy::Never, ..Restart::default() }, ..service() }, &[], &[]);
+    let c = s.add(
+        "c",
+        Policy {
+            restart: Restart {
+                policy: RestartPolicy::Never,
+                ..Restart::default()
+            },
+            ..service()
+        },
+        &[],
+        &[],
+    );
     s.step();
     let mut out = Actions::new();
     s.t.on_exit(c, Ending::Code(0), s.now, &mut out);
@@ -257,7 +306,13 @@ fn reload_restart_and_remove() {
 #[test]
 fn sharers_restart_after_their_owner() {
     let mut s = Sim::new();
-    let p = Policy { restart: Restart { policy: RestartPolicy::Always, ..Restart::default() }, ..service() };
+    let p = Policy {
+        restart: Restart {
+            policy: RestartPolicy::Always,
+            ..Restart::default()
+        },
+        ..service()
+    };
     let owner = s.add("owner", p, &[], &[]);
     let sharer = s.add("sharer", p, &[], &[owner]);
     s.step();
@@ -313,7 +368,13 @@ fn shutdown_of_waiting_and_backoff() {
 #[test]
 fn ended_sharers_stay_ended_and_owners_that_stop_for_good_leave_sharers_alone() {
     let mut s = Sim::new();
-    let always = Policy { restart: Restart { policy: RestartPolicy::Always, ..Restart::default() }, ..service() };
+    let always = Policy {
+        restart: Restart {
+            policy: RestartPolicy::Always,
+            ..Restart::default()
+        },
+        ..service()
+    };
     let owner = s.add("owner", always, &[], &[]);
     let job = s.add("job", oneshot(), &[], &[owner]);
     let svc = s.add("svc", service(), &[], &[owner]);
@@ -328,12 +389,21 @@ fn ended_sharers_stay_ended_and_owners_that_stop_for_good_leave_sharers_alone() 
     s.exit(svc, Ending::Signal(15));
     s.now = s.t.next_deadline().unwrap();
     s.step();
-    assert_eq!((s.state(owner), s.state(svc), s.state(job)), (State::Running, State::Running, State::Exited));
+    assert_eq!(
+        (s.state(owner), s.state(svc), s.state(job)),
+        (State::Running, State::Running, State::Exited)
+    );
     assert_eq!(s.t.worst_status(), 0);
 
     // An owner that ends for good does not take its sharers down.
     let mut s = Sim::new();
-    let never = Policy { restart: Restart { policy: RestartPolicy::Never, ..Restart::default() }, ..service() };
+    let never = Policy {
+        restart: Restart {
+            policy: RestartPolicy::Never,
+            ..Restart::default()
+        },
+        ..service()
+    };
     let owner = s.add("owner", never, &[], &[]);
     let svc = s.add("svc", service(), &[], &[owner]);
     s.step();
