@@ -16,12 +16,14 @@ pub mod args;
 pub mod entry;
 mod errno_names;
 pub mod fs;
+pub mod keys;
 pub mod line;
 pub mod log;
 #[cfg(feature = "mem")]
 pub mod mem;
 pub mod panic;
 pub mod path;
+pub mod sock;
 pub mod sys;
 
 pub use line::{Line, Piece};

@@ -95,6 +95,7 @@ pub struct CloneArgs {
 static_assertions::const_assert_eq!(core::mem::size_of::<CloneArgs>(), 88);
 
 pub const CLONE_PIDFD: u64 = g::CLONE_PIDFD as u64;
+#[allow(clippy::unnecessary_cast)] // u32 or u64 by architecture in linux-raw-sys
 pub const CLONE_INTO_CGROUP: u64 = g::CLONE_INTO_CGROUP as u64;
 pub const CLONE_PARENT: u64 = g::CLONE_PARENT as u64;
 pub const CLONE_NEWNS: u64 = g::CLONE_NEWNS as u64;
@@ -163,6 +164,29 @@ pub unsafe fn clone_fork(flags: u64, pidfd_out: *mut i32) -> Result<Forked> {
     } else {
         Forked::Parent(r as i32)
     })
+}
+
+/// A plain fork that also returns a pidfd of the child: clone3, or clone(2)
+/// where seccomp refuses clone3. `Ok((Forked::Child, -1))` in the child.
+///
+/// # Safety
+/// As for [`clone3`]: the caller is single-threaded and the child only
+/// continues into code that is correct after a fork.
+pub unsafe fn fork_pidfd() -> Result<(Forked, i32)> {
+    let mut pidfd: i32 = -1;
+    let mut args = CloneArgs {
+        flags: CLONE_PIDFD,
+        pidfd: &mut pidfd as *mut i32 as u64,
+        exit_signal: u64::from(g::SIGCHLD),
+        ..CloneArgs::default()
+    };
+    // SAFETY: forwarded contract; the pidfd pointer is a live local.
+    let r = match unsafe { clone3(&mut args) } {
+        // SAFETY: as above; clone(2) stores the pidfd through parent_tid, a live local.
+        Err(Errno::NOSYS) | Err(Errno::PERM) => unsafe { clone_fork(CLONE_PIDFD | u64::from(g::SIGCHLD), &mut pidfd) },
+        r => r,
+    }?;
+    Ok((r, pidfd))
 }
 
 // ---------------------------------------------------------------- signals

@@ -149,6 +149,8 @@ pub fn run() -> i32 {
         stdout: Some(o1),
         stderr: Some(e2),
         pass: None,
+        agent_keyring: false,
+        rlimits: &[],
         fault: None,
     };
     let child = match spawn::enter(&req) {

@@ -18,6 +18,7 @@ pub mod single;
 pub mod spawn;
 pub mod spec;
 pub mod table;
+pub mod upcall;
 
 /// Supervisor mode: `keel --config DIR [--run-dir DIR] [--stay]`.
 /// Exits when the table ends (unless `--stay`) or on TERM/INT after an

@@ -1475,6 +1475,8 @@ fn enter_a_running_container() {
             stdout: Some(f.as_fd()),
             stderr: Some(f.as_fd()),
             pass: None,
+            agent_keyring: false,
+            rlimits: &[],
             fault: None,
         };
         let re = Running {
@@ -1524,6 +1526,8 @@ fn enter_a_running_container() {
             stdout: Some(f2.as_fd()),
             stderr: Some(f2.as_fd()),
             pass: Some((theirs.as_fd(), 7)),
+            agent_keyring: false,
+            rlimits: &[],
             fault: None,
         };
         let re = Running {
@@ -1795,6 +1799,8 @@ fn clone3_refused_by_seccomp_falls_back_to_clone() {
         stdout: Some(f.as_fd()),
         stderr: Some(f.as_fd()),
         pass: None,
+        agent_keyring: false,
+        rlimits: &[],
         fault: None,
     };
     let re = Running {

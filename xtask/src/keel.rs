@@ -103,6 +103,19 @@ pub fn build_keel(features: &[String]) -> Result<Built> {
     Ok(b)
 }
 
+/// Builds upcall-agent (the broker, agent and handlers); prints what and where.
+pub fn build_agent() -> Result<Built> {
+    let b = build_static("keel-upcall-agent", "upcall-agent", &[])?;
+    println!(
+        "xtask: upcall-agent: {} — {} static, {} ({} bytes)",
+        b.path.display(),
+        b.arch,
+        util::fmt_size(b.size),
+        b.size
+    );
+    Ok(b)
+}
+
 /// keel for `run` and `bench`: $KEEL_BIN when set (said aloud), else a
 /// fresh release build.
 pub fn keel_from_env_or_build() -> Result<PathBuf> {
@@ -151,6 +164,7 @@ pub fn check_aarch64() -> Result<String> {
 /// `cargo xtask build [--features F,…]`.
 pub fn cmd_build(features: &[String]) -> Result<()> {
     build_keel(features)?;
+    build_agent()?;
     let a = check_aarch64()?;
     println!("xtask: aarch64 compile check: {a}");
     Ok(())

@@ -20,6 +20,7 @@ mod scenarios;
 mod stats;
 mod test;
 mod tree;
+mod upcall_vm;
 mod util;
 mod vm;
 

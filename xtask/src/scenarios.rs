@@ -303,6 +303,7 @@ pub fn all() -> Vec<Scenario> {
         harness(),
         harness_panic(),
     ]);
+    v.extend(crate::upcall_vm::all());
     v.extend(faults());
     v
 }

@@ -76,6 +76,7 @@ pub struct Conf<'a> {
     pub shutdown_timeout_ms: u32,
     pub modprobe: Modprobe,
     pub modprobe_allow: Vec<&'a CStr, MAX_ALLOW>,
+    pub upcalls: crate::upcall::Settings,
 }
 
 impl Default for Conf<'_> {
@@ -89,6 +90,7 @@ impl Default for Conf<'_> {
             shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
             modprobe: Modprobe::Off,
             modprobe_allow: Vec::new(),
+            upcalls: crate::upcall::Settings::default(),
         }
     }
 }
@@ -100,6 +102,7 @@ pub struct Settings {
     pub on_empty: OnEmpty,
     pub verdict_port: Option<u16>,
     pub shutdown_timeout_ms: u32,
+    pub upcalls: crate::upcall::Settings,
 }
 
 impl Default for Settings {
@@ -114,6 +117,7 @@ impl Conf<'_> {
             on_empty: self.on_empty,
             verdict_port: self.verdict_port,
             shutdown_timeout_ms: self.shutdown_timeout_ms,
+            upcalls: self.upcalls,
         }
     }
 
@@ -151,10 +155,12 @@ enum Key {
     ShutdownTimeout,
     Modprobe,
     ModprobeAllow,
+    UpcallDeadline,
+    UpcallCap,
 }
 
 /// Key, and whether it may be repeated.
-const KEYS: [(&str, Key, bool); 8] = [
+const KEYS: [(&str, Key, bool); 10] = [
     ("hostname", Key::Hostname, false),
     ("module", Key::Module, true),
     ("sysctl", Key::Sysctl, true),
@@ -163,6 +169,8 @@ const KEYS: [(&str, Key, bool); 8] = [
     ("shutdown_timeout", Key::ShutdownTimeout, false),
     ("modprobe", Key::Modprobe, false),
     ("modprobe_allow", Key::ModprobeAllow, true),
+    ("upcall_deadline", Key::UpcallDeadline, false),
+    ("upcall_cap", Key::UpcallCap, false),
 ];
 
 fn err(t: &Toks<'_>, msg: &'static str, token: &[u8]) -> ParseError {
@@ -288,6 +296,17 @@ pub fn parse(buf: &mut SpecBuf) -> Result<Conf<'_>, ParseError> {
             Key::ShutdownTimeout => {
                 let v = need(&mut t, "shutdown_timeout needs a duration")?;
                 c.shutdown_timeout_ms = num::duration_ms(v.bytes()).map_err(|m| err(&t, m, v.bytes()))?;
+                end(&mut t)?;
+            }
+            Key::UpcallDeadline => {
+                let v = need(&mut t, "upcall_deadline needs a duration")?;
+                c.upcalls.deadline_ms =
+                    crate::run::options::upcall_deadline(v.bytes()).map_err(|m| err(&t, m, v.bytes()))?;
+                end(&mut t)?;
+            }
+            Key::UpcallCap => {
+                let v = need(&mut t, "upcall_cap needs a number")?;
+                c.upcalls.cap = crate::run::options::upcall_cap(v.bytes()).map_err(|m| err(&t, m, v.bytes()))?;
                 end(&mut t)?;
             }
             Key::Modprobe => {
@@ -431,7 +450,8 @@ mod tests {
                 Settings {
                     on_empty: OnEmpty::Poweroff,
                     verdict_port: None,
-                    shutdown_timeout_ms: 10_000
+                    shutdown_timeout_ms: 10_000,
+                    upcalls: crate::upcall::Settings::default(),
                 }
             );
         });

@@ -224,6 +224,8 @@ pub fn run() -> ! {
         stay: settings.on_empty == OnEmpty::Stay,
         verbosity: 1,
         resume,
+        agent: run::options::DEFAULT_AGENT,
+        upcalls: settings.upcalls,
     };
     let (u, s) = sys::cpu_time_us();
     LOOP_CPU_US.store(u + s, Relaxed);
@@ -594,6 +596,7 @@ fn panic_hook() -> ! {
         on_empty: OnEmpty::Poweroff,
         verdict_port: u16::try_from(port).ok(),
         shutdown_timeout_ms: SHUTDOWN_MS.load(Relaxed),
+        upcalls: crate::upcall::Settings::default(),
     };
     // keel lost track of the containers: the verdict says so.
     power::reap_forever(&settings, 255)
@@ -631,7 +634,8 @@ mod tests {
             Settings {
                 on_empty: OnEmpty::Halt,
                 verdict_port: Some(0xf4),
-                shutdown_timeout_ms: 10_000
+                shutdown_timeout_ms: 10_000,
+                upcalls: crate::upcall::Settings::default(),
             }
         );
         std::fs::write(d.join("keel.conf"), "bogus\n").unwrap();

@@ -624,6 +624,16 @@ impl Cgroup2 {
         self.path.as_bytes()
     }
 
+    /// The table's cgroup path inside the hierarchy (`/` in boot mode,
+    /// `/…/keel-PID` in supervisor mode), as /proc/PID/cgroup shows paths
+    /// to keel.
+    pub fn table_rel(&self) -> &[u8] {
+        match self.path.as_bytes().get(self.mount_len..) {
+            Some(r) if !r.is_empty() => r,
+            _ => b"/",
+        }
+    }
+
     /// The cgroup2 mount point.
     pub fn mount_point(&self) -> &[u8] {
         self.path.as_bytes().get(..self.mount_len).unwrap_or(&[])

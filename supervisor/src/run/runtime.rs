@@ -45,6 +45,11 @@ const K_LOG: u64 = 4;
 const K_READY: u64 = 5;
 const K_EVENTS: u64 = 6;
 
+#[path = "upcalls.rs"]
+mod upcalls;
+use upcalls::{Conn, ContainerUpcalls, Upcalls};
+const _: () = assert!(crate::upcall::MAX_CONNS <= 128);
+
 fn token(kind: u64, slot: usize) -> epoll::EventData {
     epoll::EventData::new_u64(kind << 32 | slot as u64)
 }
@@ -77,12 +82,18 @@ struct State {
     table: Table,
     res: Slots<Res, MAX_CONTAINERS>,
     extra: [Extra; MAX_CONTAINERS],
+    /// Upcall state by table slot: agents, pid namespaces, requests in flight.
+    upc: Slots<ContainerUpcalls, MAX_CONTAINERS>,
+    /// Broker connections.
+    conns: Slots<Conn, { crate::upcall::MAX_CONNS }>,
 }
 
 static mut STATE: State = State {
     table: Table::new(),
     res: Slots::new(),
     extra: [Extra::ZERO; MAX_CONTAINERS],
+    upc: Slots::new(),
+    conns: Slots::new(),
 };
 static STATE_TAKEN: AtomicBool = AtomicBool::new(false);
 
@@ -108,6 +119,7 @@ pub struct Runtime<'o> {
     armed: Option<u64>,
     /// Boot mode: "all containers running" was reported.
     all_running_seen: bool,
+    up: Option<Upcalls>,
 }
 
 /// Runs the table until it ends (or, with --stay, until a stop signal).
@@ -117,6 +129,7 @@ pub fn run(mode: Mode, opts: &Options<'_>) -> (Ended, i32) {
         Ok(rt) => rt,
         Err(()) => return (Ended::TableEnded, 1),
     };
+    rt.upcalls_init();
     rt.load_config();
     if opts.resume && mode == Mode::Boot {
         rt.adopt();
@@ -199,6 +212,7 @@ impl<'o> Runtime<'o> {
             ended: None,
             armed: None,
             all_running_seen: false,
+            up: None,
         })
     }
 
@@ -208,6 +222,7 @@ impl<'o> Runtime<'o> {
         for i in 0..MAX_CONTAINERS {
             self.release(i);
         }
+        self.upcalls_finish();
         if let Some(cg) = self.cgroup.take() {
             cg.teardown();
         }
@@ -223,6 +238,7 @@ impl<'o> Runtime<'o> {
         let mut events = [MaybeUninit::<epoll::Event>::uninit(); EVENTS_PER_WAIT];
         loop {
             self.drive();
+            self.restart_agents();
             if self.st.table.dirty {
                 self.st.table.dirty = false;
                 if let Err(e) = statusfile::write(
@@ -286,6 +302,9 @@ impl<'o> Runtime<'o> {
             K_LOG => self.on_log(slot, flags),
             K_READY => self.on_ready(slot),
             K_EVENTS => self.on_events(slot),
+            upcalls::K_LISTEN => self.on_listener(),
+            upcalls::K_CONN => self.on_conn(slot, flags),
+            upcalls::K_AGENT => self.on_agent_channel(slot),
             _ => {}
         }
     }
@@ -310,7 +329,10 @@ impl<'o> Runtime<'o> {
     }
 
     fn arm_timer(&mut self) {
-        let next = self.st.table.next_deadline();
+        let next = match (self.st.table.next_deadline(), self.next_agent_restart()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if next == self.armed {
             return;
         }
@@ -409,17 +431,16 @@ impl<'o> Runtime<'o> {
             match rustix::process::wait(rustix::process::WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) => {
                     let pid = pid.as_raw_nonzero().get();
+                    let ending = if let Some(code) = st.exit_status() {
+                        Ending::Code(code)
+                    } else if let Some(sig) = st.terminating_signal() {
+                        Ending::Signal(sig)
+                    } else {
+                        continue;
+                    };
                     match self.st.table.slot_of_pid(pid) {
-                        Some(i) => {
-                            let ending = if let Some(code) = st.exit_status() {
-                                Ending::Code(code)
-                            } else if let Some(sig) = st.terminating_signal() {
-                                Ending::Signal(sig)
-                            } else {
-                                continue;
-                            };
-                            self.init_exited(i, ending);
-                        }
+                        Some(i) => self.init_exited(i, ending),
+                        None if self.agent_reaped(pid, ending) => {}
                         None => debug!("keel: reaped orphan ", pid),
                     }
                 }
@@ -440,6 +461,7 @@ impl<'o> Runtime<'o> {
             self.on_report(i);
         }
         self.drain_log(i, true);
+        self.upcalls_on_init_exit(i);
         let now = clock::now();
         let Some(r) = self.st.res.get_mut(i) else { return };
         r.pidfd = None;
@@ -487,6 +509,7 @@ impl<'o> Runtime<'o> {
                 }
                 self.st.table.on_execd(i, clock::now());
                 info!("keel: container ", self.name(i), ": running, pid ", pid);
+                self.upcalls_on_execd(i);
             }
             Outcome::Failed(f) => {
                 if let Some(r) = self.st.res.get_mut(i) {
@@ -652,6 +675,11 @@ impl<'o> Runtime<'o> {
         drop(self.st.res.take(i));
         if let Some(x) = self.st.extra.get_mut(i) {
             *x = Extra::default();
+        }
+        if let Some(u) = self.st.upc.take(i) {
+            if let Some(a) = u.agent_pidfd() {
+                let _ = spawn::signal(a, signals::SIGKILL);
+            }
         }
         if had_cgroup {
             let name: Vec<u8, 64> = Vec::from_slice(self.name(i)).unwrap_or_default();

@@ -122,7 +122,7 @@ pub(super) fn loopback_up() -> Result<(), Errno> {
     unsafe { rustix::ioctl::ioctl(&s, rustix::ioctl::Updater::<SIOCSIFFLAGS, IfreqFlags>::new(&mut ifr)) }
 }
 
-fn rlimit(r: &crate::spec::Rlimit) -> Result<(), Errno> {
+pub(super) fn rlimit(r: &crate::spec::Rlimit) -> Result<(), Errno> {
     use rustix::process::Resource as R;
     let res = match r.resource {
         0 => R::Cpu,

@@ -59,9 +59,24 @@ pub struct EnterRequest<'a> {
     pub stderr: Option<BorrowedFd<'a>>,
     /// An fd put on a fixed number (the agent's socket).
     pub pass: Option<(BorrowedFd<'a>, u32)>,
+    /// The upcall agent: before joining the container's user namespace the
+    /// child joins a new anonymous session keyring, owned by host root with
+    /// permissions [`AGENT_KEYRING_PERM`], and sends its serial to keel as
+    /// the first message on the `pass` socket (wire::upcall Hello). keel
+    /// learns it from keel's own code, not from the agent.
+    pub agent_keyring: bool,
+    /// Resource limits set before the credentials change.
+    pub rlimits: &'a [crate::spec::Rlimit],
     /// Test only: fail at the step with this id.
     pub fault: Option<u16>,
 }
+
+/// The agent keyring's permissions: the possessor (the agent, through its
+/// session) has everything; the owner (host root, which is also every
+/// container without a user namespace) may only Write — what the broker's
+/// KEYCTL_LINK needs — and cannot view, read, search, link or set it
+/// (implementation-notes §1.3).
+pub const AGENT_KEYRING_PERM: u32 = 0x3f04_0000;
 
 const ENTER_ORDER: [NsKind; 7] = [
     NsKind::User,
@@ -217,6 +232,22 @@ fn child(
     )?;
     *report_out = fds.report;
 
+    if req.agent_keyring {
+        let Some((chan, _)) = fds.pass else {
+            return Err(Failure::new(Step::AgentKeyring, Errno::BADF));
+        };
+        ctx.run(Step::AgentKeyring, || {
+            let serial = keel_rt::keys::join_anonymous_session()?;
+            keel_rt::keys::setperm(serial, AGENT_KEYRING_PERM)?;
+            let mut b = [0u8; 16];
+            let n = keel_wire::upcall::Msg::Hello { keyring: serial }
+                .encode(&mut b)
+                .map_err(|_| Errno::INVAL)?;
+            // SAFETY: the relocated channel fd is open in the child until exec.
+            let chan = unsafe { BorrowedFd::borrow_raw(chan) };
+            keel_rt::sock::send(chan, b.get(..n).unwrap_or(&[]), None)
+        })?;
+    }
     for k in ENTER_ORDER {
         if mask & (1 << k.index()) != 0 {
             ctx.run(Step::Setns(k), || {
@@ -228,6 +259,9 @@ fn child(
         }
     }
     ctx.run(Step::Cwd, || rustix::process::chdir(c"/"))?;
+    for (i, r) in req.rlimits.iter().enumerate() {
+        ctx.run(Step::Rlimit(i as u8), || super::child::rlimit(r))?;
+    }
     caps::apply(
         ctx,
         &Creds {

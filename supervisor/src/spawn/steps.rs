@@ -91,6 +91,9 @@ pub enum Step {
     Exec,
     /// The second fork of the intermediate child (user shared, pid new).
     Fork,
+    /// An upcall agent's anonymous session keyring, made before it enters
+    /// the container's user namespace, and its serial sent to keel.
+    AgentKeyring,
 }
 
 /// Host device nodes bind-mounted into a minimal /dev.
@@ -145,6 +148,7 @@ const SIMPLE: &[(Step, u16, &str)] = &[
     (Step::CloseFds, 42, "close-fds"),
     (Step::Exec, 43, "exec"),
     (Step::Fork, 44, "fork"),
+    (Step::AgentKeyring, 45, "agent-keyring"),
 ];
 
 /// Families of indexed steps: (high byte, name).
@@ -509,6 +513,7 @@ pub fn describe(s: Step, spec: Option<&Spec<'_>>, l: &mut Line) {
             l.str(" from the bounding set")
         }
         Step::KeepCaps => l.str("set SECBIT_KEEP_CAPS"),
+        Step::AgentKeyring => l.str("make the upcall agent's session keyring"),
         Step::Groups => l.str("setgroups"),
         Step::Gid => {
             l.str("setresgid");

@@ -23,10 +23,24 @@ pub const HEADER: &[u8] = b"# keel-containers v1\n";
 pub struct Extra {
     /// Namespace inode numbers of the init, by NsKind::index (0 = unknown).
     pub ns: [u64; 8],
+    /// The upcall agent's pid and session keyring (0 = none).
+    pub agent_pid: i32,
+    pub agent_keyring: i32,
+    /// Upcalls from this container: served, rejected, timed out.
+    pub served: u32,
+    pub rejected: u32,
+    pub timed_out: u32,
 }
 
 impl Extra {
-    pub const ZERO: Extra = Extra { ns: [0; 8] };
+    pub const ZERO: Extra = Extra {
+        ns: [0; 8],
+        agent_pid: 0,
+        agent_keyring: 0,
+        served: 0,
+        rejected: 0,
+        timed_out: 0,
+    };
 }
 
 /// The status file's key for a namespace kind.
@@ -84,6 +98,19 @@ pub fn render(e: &Entry, x: &Extra, now_boot: u64, now_real: u64, l: &mut Line) 
             n => l.u64(n),
         };
     }
+    l.str(" agent=");
+    match x.agent_pid {
+        0 => l.str("-"),
+        p => l.i64(i64::from(p)),
+    };
+    l.str(" agent_keyring=");
+    match x.agent_keyring {
+        0 => l.str("-"),
+        k => l.i64(i64::from(k)),
+    };
+    l.str(" upcalls_served=").u64(u64::from(x.served));
+    l.str(" upcalls_rejected=").u64(u64::from(x.rejected));
+    l.str(" upcalls_timed_out=").u64(u64::from(x.timed_out));
     let age = now_boot.saturating_sub(e.changed_at);
     l.str(" since=");
     stamp(l, now_real.saturating_sub(age));
@@ -123,7 +150,7 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(l.as_bytes()).unwrap(),
             "name=web state=running pid=812 restarts=2 ready=- exit=- user_ns=- mnt_ns=- pid_ns=- \
-             net_ns=4026532301 uts_ns=- ipc_ns=- cgroup_ns=- time_ns=- since=1764410000.123 boot=12.345 reason=-\n"
+             net_ns=4026532301 uts_ns=- ipc_ns=- cgroup_ns=- time_ns=- agent=- agent_keyring=- upcalls_served=0 upcalls_rejected=0 upcalls_timed_out=0 since=1764410000.123 boot=12.345 reason=-\n"
         );
     }
 

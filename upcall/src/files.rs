@@ -1,0 +1,169 @@
+//! Reading request-key configuration from a root: the files of
+//! `/etc/request-key.d/` whose names pass [`conf::is_conf_name`], in byte
+//! order of their names (keyutils takes readdir order, which differs from
+//! machine to machine), then `/etc/request-key.conf`; `-l` reads
+//! `./request-key.d/` and `./request-key.conf` instead. Each file is fed to
+//! the best-line accumulator in chunks cut at line ends.
+
+use crate::conf::{self, Best, Query};
+use core::ffi::CStr;
+use heapless::Vec;
+use keel_rt::path::CBuf;
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+
+/// Most files read from the `.d` directory; more are reported and skipped.
+pub const MAX_FILES: usize = 32;
+/// Longest file name kept.
+const NAME_MAX: usize = 255;
+
+/// Where the configuration lives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// `/etc/request-key.d/` and `/etc/request-key.conf`.
+    Etc,
+    /// `./request-key.d/` and `./request-key.conf` (`-l`).
+    Local,
+}
+
+impl Root {
+    fn dir(self) -> &'static [u8] {
+        match self {
+            Root::Etc => b"/etc/request-key.d",
+            Root::Local => b"request-key.d",
+        }
+    }
+    fn main(self) -> &'static CStr {
+        match self {
+            Root::Etc => c"/etc/request-key.conf",
+            Root::Local => c"request-key.conf",
+        }
+    }
+}
+
+/// What reading found besides the lines: a file that could not be read,
+/// too many files. The caller logs it; the lookup goes on without it.
+#[derive(Default)]
+pub struct Report {
+    pub unreadable: Option<(CBuf<300>, Errno)>,
+    pub skipped_files: usize,
+    pub files: usize,
+}
+
+type Name = Vec<u8, NAME_MAX>;
+
+/// The `.d` names in byte order.
+fn sorted_names(dir: &OwnedFd, report: &mut Report, names: &mut Vec<Name, MAX_FILES>) {
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let mut it = rustix::fs::RawDir::new(dir, &mut buf);
+    while let Some(ent) = it.next() {
+        let Ok(ent) = ent else { break };
+        let n = ent.file_name().to_bytes();
+        if !conf::is_conf_name(n) {
+            continue;
+        }
+        // Regular files (or unknown type, as keyutils).
+        let t = ent.file_type();
+        if t != rustix::fs::FileType::RegularFile && t != rustix::fs::FileType::Unknown {
+            continue;
+        }
+        let Ok(name) = Name::from_slice(n) else {
+            report.skipped_files += 1;
+            continue;
+        };
+        let at = names.iter().position(|x| x.as_slice() > n).unwrap_or(names.len());
+        if names.insert(at, name).is_err() {
+            report.skipped_files += 1;
+        }
+    }
+}
+
+/// Feeds one open file to `best` in chunks of `buf`, cut after the last
+/// newline of each chunk (a line longer than `buf` is fed alone, cut: the
+/// matcher reports it as too long).
+fn feed_file(fd: &OwnedFd, index: u16, q: &Query<'_>, best: &mut Best, buf: &mut [u8]) -> Result<(), Errno> {
+    let mut have = 0usize;
+    loop {
+        let room = buf.get_mut(have..).ok_or(Errno::FAULT)?;
+        let n = match rustix::io::read(fd, room) {
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+        };
+        let end = have + n;
+        let data = buf.get(..end).ok_or(Errno::FAULT)?;
+        if n == 0 {
+            if end > 0 {
+                best.feed(index, data, q);
+            }
+            return Ok(());
+        }
+        let cut = match data.iter().rposition(|&c| c == b'\n') {
+            Some(i) => i + 1,
+            None if end == buf.len() => end,
+            None => {
+                have = end;
+                continue;
+            }
+        };
+        best.feed(index, data.get(..cut).unwrap_or(&[]), q);
+        buf.copy_within(cut..end, 0);
+        have = end - cut;
+    }
+}
+
+/// Reads every configuration file of `root` into `best`.
+pub fn choose(root: Root, q: &Query<'_>, best: &mut Best, buf: &mut [u8]) -> Report {
+    let mut report = Report::default();
+    let mut index: u16 = 0;
+    let dir_path = CBuf::<64>::from(root.dir());
+    let dir = dir_path.as_cstr().ok().and_then(|p| {
+        rustix::fs::open(
+            p,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok()
+    });
+    if let Some(dir) = dir {
+        let mut names: Vec<Name, MAX_FILES> = Vec::new();
+        sorted_names(&dir, &mut report, &mut names);
+        for name in names.iter() {
+            let path = CBuf::<300>::from(name);
+            let Ok(cs) = path.as_cstr() else { continue };
+            match keel_rt::fs::open_read(&dir, cs) {
+                Ok(fd) => {
+                    if let Err(e) = feed_file(&fd, index, q, best, buf) {
+                        note(&mut report, root.dir(), name, e);
+                    }
+                    report.files += 1;
+                }
+                Err(e) => note(&mut report, root.dir(), name, e),
+            }
+            index = index.saturating_add(1);
+        }
+    }
+    match keel_rt::fs::open_read(rustix::fs::CWD, root.main()) {
+        Ok(fd) => {
+            if let Err(e) = feed_file(&fd, index, q, best, buf) {
+                note(&mut report, b"", root.main().to_bytes(), e);
+            }
+            report.files += 1;
+        }
+        Err(Errno::NOENT) => {}
+        Err(e) => note(&mut report, b"", root.main().to_bytes(), e),
+    }
+    report
+}
+
+fn note(r: &mut Report, dir: &[u8], name: &[u8], e: Errno) {
+    if r.unreadable.is_none() {
+        let mut p = CBuf::<300>::from(dir);
+        if dir.is_empty() {
+            p.push(name);
+        } else {
+            p.join(name);
+        }
+        r.unreadable = Some((p, e));
+    }
+}
