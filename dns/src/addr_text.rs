@@ -169,7 +169,7 @@ pub fn parse_ipv6(text: &[u8]) -> Option<[u8; 16]> {
             }
             Some(_) => return None,
             None => match tail.strip_prefix(b":") {
-                Some(r) if r.is_empty() => return None,
+                Some([]) => return None,
                 Some(r) => r,
                 None => tail,
             },

@@ -21,7 +21,8 @@
 //! domains in 256 bytes, 16 /etc/hosts addresses per name, 32 addresses and
 //! 8 SRV/AFSDB targets per lookup, 8 addresses per AFS server, 16 CNAME
 //! links, names of 255 bytes, payloads of 4096 bytes. A [`lookup::Lookup`]
-//! is about 4 KiB, a [`key::handler::KeyLookup`] about 12 KiB.
+//! is under 4 KiB, a [`key::handler::KeyLookup`] under 12 KiB, a
+//! [`resolv_conf::Config`] under 512 bytes (asserted at build time).
 //!
 //! `Debug` implementations exist for tests and logs; nothing in the code
 //! paths formats with `core::fmt`.
@@ -53,3 +54,8 @@ pub use key::KeyPolicy;
 pub use lookup::{Action, Answer, Failure, Lookup, Question, Random, Source, Want};
 pub use name::Name;
 pub use resolv_conf::Config;
+
+// Memory is known at build time (DESIGN.md): the bounds the docs above give.
+static_assertions::const_assert!(core::mem::size_of::<lookup::Lookup<'static>>() <= 4 * 1024);
+static_assertions::const_assert!(core::mem::size_of::<key::handler::KeyLookup<'static>>() <= 12 * 1024);
+static_assertions::const_assert!(core::mem::size_of::<resolv_conf::Config>() <= 512);

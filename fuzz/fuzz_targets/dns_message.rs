@@ -66,8 +66,16 @@ fn lookup(data: &[u8]) {
         return;
     };
     let want = match qtype {
-        rtype::A => Want::Addresses { v4: true, v6: false, one: false },
-        rtype::AAAA => Want::Addresses { v4: false, v6: true, one: true },
+        rtype::A => Want::Addresses {
+            v4: true,
+            v6: false,
+            one: false,
+        },
+        rtype::AAAA => Want::Addresses {
+            v4: false,
+            v6: true,
+            one: true,
+        },
         rtype::SRV => Want::Srv,
         rtype::AFSDB => Want::Afsdb,
         _ => return,
@@ -80,7 +88,15 @@ fn lookup(data: &[u8]) {
     let conf = Config::parse(b"nameserver 127.0.0.1\noptions attempts:1 timeout:1\n");
     let id = r.header().id;
     let mut rng = || id;
-    let mut l = Lookup::new(&conf, b"", Question { name: &text[..len], want, search: true });
+    let mut l = Lookup::new(
+        &conf,
+        b"",
+        Question {
+            name: &text[..len],
+            want,
+            search: true,
+        },
+    );
     let from = conf.nameservers[0].socket_addr(0);
     let mut now = 0u64;
     for _ in 0..8 {
@@ -168,7 +184,9 @@ fn request(data: &[u8]) {
 /// parser agrees with Rust's own.
 fn addresses(data: &[u8]) {
     let parsed = parse_ip(data);
-    let std = std::str::from_utf8(data).ok().and_then(|s| s.parse::<std::net::IpAddr>().ok());
+    let std = std::str::from_utf8(data)
+        .ok()
+        .and_then(|s| s.parse::<std::net::IpAddr>().ok());
     assert_eq!(parsed, std, "{:?}", String::from_utf8_lossy(data));
     if let Some(ip) = parsed {
         let mut buf = [0u8; 64];

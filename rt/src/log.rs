@@ -74,6 +74,17 @@ pub fn enabled(level: Level) -> bool {
 
 /// Writes one message (without trailing newline) at `level`.
 pub fn emit(level: Level, msg: &[u8]) {
+    emit_to(level, msg, true);
+}
+
+/// Like [`emit`], but in boot mode to /dev/kmsg only, never the console:
+/// for lines that may come by the thousand (one per upcall), which would
+/// hold PID 1 in console writes.
+pub fn record(level: Level, msg: &[u8]) {
+    emit_to(level, msg, false);
+}
+
+fn emit_to(level: Level, msg: &[u8], to_console: bool) {
     if !enabled(level) {
         return;
     }
@@ -85,7 +96,7 @@ pub fn emit(level: Level, msg: &[u8]) {
     }
     let console = CONSOLE_FD.load(Relaxed);
     let kernel_shows = kmsg >= 0 && (level as u8) < KERNEL_CONSOLE_LEVEL.load(Relaxed);
-    if console >= 0 && !kernel_shows {
+    if to_console && console >= 0 && !kernel_shows {
         write_line(console, msg);
     }
     let err = STDERR_FD.load(Relaxed);

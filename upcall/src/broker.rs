@@ -20,16 +20,25 @@ use crate::files::{self, Root};
 use crate::handle::{self, Argv};
 use crate::proc;
 use crate::req::Req;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use keel_rt::keys;
-use keel_rt::{error, info};
+use keel_rt::{debug, error};
 use keel_wire::upcall::{self as w, Decision, Msg, Outcome, Result as Res};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 
 const EAGAIN: u16 = 11;
 const ETIMEDOUT: u16 = 110;
-/// Negative timeout of the broker's own rejections (seconds).
-const SHORT: u32 = 1;
+/// Negative timeout of the broker's own rejections, seconds: the short
+/// negative key of EAGAIN, ETIMEDOUT and keel's refusals. The kernel sets
+/// a negative key's expiry to the wall clock's *whole* seconds plus the
+/// timeout, and hands a negative key that has expired by the time its
+/// helper is reaped to the requester as ENOKEY instead of its error
+/// (security/keys/request_key.c, call_sbin_request_key → key_validate).
+/// With 1 s the key may expire a millisecond after it was rejected: under
+/// load a few per cent of requesters saw ENOKEY (the flood test). 2 s gives
+/// a negative key that lives between 1 and 2 s.
+pub const SHORT: u32 = 2;
 
 /// keyutils' `request-key` as a whole: 0 when the request was handled
 /// (whatever its outcome), 1 when it could not even be read.
@@ -90,6 +99,7 @@ pub fn run(k: &KeyArgs<'_>, routed: bool) -> i32 {
     if !routed {
         let deadline = t0 + u64::from(w::DEFAULT_DEADLINE_MS);
         let _ = serve_here(&req, root, deadline);
+        settle(req.key);
         return 0;
     }
     let mut reply = [0u8; 256];
@@ -97,10 +107,7 @@ pub fn run(k: &KeyArgs<'_>, routed: bool) -> i32 {
     let deadline = t0 + u64::from(deadline_ms.min(w::MAX_DEADLINE_MS));
     let result = match decision {
         Decision::Host => serve_here(&req, root, deadline),
-        Decision::Reject { errno, timeout_s } => match keys::reject(req.key, timeout_s, errno, 0) {
-            Ok(()) => Res::Rejected(errno),
-            Err(e) => Res::Failed(e.raw_os_error() as u16),
-        },
+        Decision::Reject { errno, timeout_s } => reject_with(errno, timeout_s),
         Decision::Agent { keyring } => match passed {
             Some(sock) => via_agent(&mut req, keyring, &sock, deadline),
             None => reject(req.key, EAGAIN),
@@ -113,6 +120,7 @@ pub fn run(k: &KeyArgs<'_>, routed: bool) -> i32 {
             let _ = keel_rt::sock::send(&c, b.get(..n).unwrap_or(&[]), None);
         }
     }
+    settle(req.key);
     0
 }
 
@@ -136,15 +144,37 @@ fn setup_log(verbose: u8) {
     }
 }
 
-fn reject(key: i32, errno: u16) -> Res {
-    match keys::reject(key, SHORT, errno, 0) {
-        Ok(()) => Res::Rejected(errno),
-        Err(e) => Res::Failed(e.raw_os_error() as u16),
+/// The broker's own rejection waits until the very end, after keel has the
+/// outcome and right before exit: the kernel's negative timeouts count
+/// whole seconds of the wall clock, and a key whose timeout has already
+/// passed when its helper exits reaches the requester as ENOKEY, not as the
+/// error it was rejected with. (errno << 32 | timeout; 0 = none.)
+static PENDING_REJECT: AtomicU64 = AtomicU64::new(0);
+
+/// Records a rejection of the key for [`settle`]; its outcome.
+fn reject_with(errno: u16, timeout_s: u32) -> Res {
+    PENDING_REJECT.store(u64::from(errno) << 32 | u64::from(timeout_s), Relaxed);
+    Res::Rejected(errno)
+}
+
+fn reject(_key: i32, errno: u16) -> Res {
+    reject_with(errno, SHORT)
+}
+
+/// Carries out the recorded rejection, if any.
+fn settle(key: i32) {
+    let p = PENDING_REJECT.swap(0, Relaxed);
+    if p != 0 {
+        let (errno, timeout) = ((p >> 32) as u16, p as u32);
+        if let Err(e) = keys::reject(key, timeout, errno, 0) {
+            error!("request-key: key ", key, ": rejecting it: ", e);
+        }
     }
 }
 
 fn reject_and_exit(key: i32, errno: u16) -> i32 {
     let _ = reject(key, errno);
+    settle(key);
     0
 }
 
@@ -254,7 +284,7 @@ fn ask(req: &mut Req, reply: &mut [u8]) -> (Option<OwnedFd>, Decision, u32, Opti
     match w::decode(reply.get(..n).unwrap_or(&[])) {
         Ok(Msg::Route(r)) => {
             if !r.name.is_empty() {
-                info!("request-key: key ", req.key, ": routed to container ", r.name);
+                debug!("request-key: key ", req.key, ": routed to container ", r.name);
             }
             (Some(conn), r.decision, r.deadline_ms, fd)
         }
@@ -315,10 +345,9 @@ fn via_agent(req: &mut Req, keyring: i32, sock: &OwnedFd, deadline: u64) -> Res 
     }
 }
 
-fn timed_out(key: i32) -> Res {
-    match keys::reject(key, SHORT, ETIMEDOUT, 0) {
-        Ok(()) | Err(_) => Res::TimedOut,
-    }
+fn timed_out(_key: i32) -> Res {
+    let _ = reject_with(ETIMEDOUT, SHORT);
+    Res::TimedOut
 }
 
 /// Serves the request from the configuration under `root` in this

@@ -218,6 +218,12 @@ pub mod status {
 /// The forked worker: assumes the authority for `req.key`, then runs the
 /// chosen line. Never returns.
 pub fn worker(req: &Req, root: Root, best: &Best, op: &[u8]) -> ! {
+    // Nothing of the parent's (the broker's connections, the agent's
+    // request sockets) stays open here: a peer must see the parent's death.
+    let _ = keel_rt::sys::close_range(3, u32::MAX, 0);
+    // The worker and its program die with the agent (or broker) that waits
+    // for them.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     if keys::assume_authority(req.key).is_err() {
         keel_rt::exit(status::NO_AUTHORITY);
     }
@@ -248,6 +254,7 @@ fn pipe_program(program: &[u8], argv: &Argv, req: &Req) -> Result<(), Errno> {
     let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let pid = match proc::fork()? {
         proc::Side::Child => {
+            let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
             proc::child_stdio(Some(in_r.as_raw_fd()), Some(out_w.as_raw_fd()));
             let _ = exec(program, argv);
             keel_rt::exit(127)
@@ -299,6 +306,19 @@ fn negate(req: &Req, root: Root) -> ! {
         }
     }
     keel_rt::exit(status::NEGATED)
+}
+
+/// Words for a worker's exit status, for log lines.
+pub fn status_words(code: u16) -> &'static str {
+    match i32::from(code) {
+        status::NEGATED => " (the pipe program failed; negated)",
+        status::NO_AUTHORITY => " (could not assume the key's authority)",
+        status::BAD_ARGS => " (bad arguments in the configuration line)",
+        status::EXEC_FAILED => " (the program could not be executed)",
+        status::PIPE_FAILED => " (the pipe program could not be run)",
+        c if c > 128 => " (killed by a signal)",
+        _ => "",
+    }
 }
 
 /// What a worker's end means for the request.

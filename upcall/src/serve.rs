@@ -253,7 +253,18 @@ impl Agent {
         let Some(exit) = proc::try_reap(run.pid) else { return };
         // Reaped: closing the pidfd takes it out of the epoll set.
         slot.running = None;
-        self.finish(i, Some(handle::outcome_of(exit)));
+        let key = slot.key;
+        let outcome = handle::outcome_of(exit);
+        if let Res::Failed(code) = outcome {
+            warn!(
+                "upcall-agent: key ",
+                key,
+                ": handler ended with status ",
+                u64::from(code),
+                handle::status_words(code)
+            );
+        }
+        self.finish(i, Some(outcome));
     }
 
     fn on_timer(&mut self) {

@@ -17,8 +17,14 @@
 //! and dumb-init: binary size, RSS as PID 1 of a new pid namespace with one
 //! sleeping child, and starting and reaping /bin/true N times in a row.
 //!
+//! Upcalls (issue 4, [`upcall`]): request_key(2) through keyutils'
+//! request-key on the host against keel's broker routing into a container,
+//! answered there by a built-in handler or the container's own keyctl.
+//!
 //! Each pair runs both sides back to back, alternating which goes first.
 //! The table (markdown) is printed and written to target/bench.md.
+//! `KEEL_BENCH_ONLY=upcalls cargo xtask bench` runs the upcall section
+//! alone (target/bench-upcalls.md).
 
 use crate::stats::{paired_ratio, Summary};
 use crate::util::{self, Result};
@@ -27,6 +33,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "bench_upcall.rs"]
+mod upcall;
 
 pub struct Options {
     /// Pairs per comparison (at least 30 for the figures in the issues).
@@ -63,6 +72,24 @@ pub fn cmd_bench(o: Options) -> Result<()> {
     if !util::is_root() {
         notes.push("not run as root: every namespace benchmark is n/a".to_string());
     }
+    // What a killed run of the upcall section left on the host goes first.
+    match upcall::clean_stale() {
+        Ok(n) => notes.extend(n),
+        Err(e) => notes.push(format!("upcalls: {e}")),
+    }
+    match std::env::var("KEEL_BENCH_ONLY")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .as_deref()
+    {
+        None => {}
+        Some("upcalls") => return upcalls_only(o, started, &dir, &notes),
+        Some(other) => {
+            return Err(format!(
+                "KEEL_BENCH_ONLY={other}: only `upcalls` runs alone this way (the VM figures: --vm-only)"
+            ))
+        }
+    }
     // Before any thread exists (unshare(CLONE_NEWNS) needs that).
     match private_cgroup2() {
         Ok(Some(n)) | Err(n) => notes.push(n),
@@ -88,10 +115,38 @@ pub fn cmd_bench(o: Options) -> Result<()> {
     b.chain();
     b.memory();
     let init_table = b.container_init();
+    let upcall_table = upcall::section(&b.keel, &b.dir, b.o.pairs);
     let vm_section = crate::bench_vm::section();
-    let md = format!("{}\n{vm_section}", b.render(&init_table, started.elapsed()));
+    let md = format!(
+        "{}\n{upcall_table}\n{vm_section}",
+        b.render(&init_table, started.elapsed())
+    );
     println!("\n{md}");
     let out = util::target_dir().join("bench.md");
+    std::fs::write(&out, &md).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!(
+        "xtask: bench: written to {} in {}",
+        out.display(),
+        util::fmt_dur(started.elapsed())
+    );
+    Ok(())
+}
+
+/// `KEEL_BENCH_ONLY=upcalls`: the upcall section alone, written to
+/// target/bench-upcalls.md.
+fn upcalls_only(o: Options, started: Instant, dir: &Path, notes: &[String]) -> Result<()> {
+    let keel = keel::keel_from_env_or_build().map_err(|e| format!("build failed: {e}"));
+    let table = upcall::section(&keel, dir, o.pairs);
+    let mut md = format!("# keel benchmarks: upcalls\n\n{}\n\n", environment());
+    for n in notes {
+        md.push_str(&format!("- note: {n}\n"));
+    }
+    if !notes.is_empty() {
+        md.push('\n');
+    }
+    md.push_str(&table);
+    println!("\n{md}");
+    let out = util::target_dir().join("bench-upcalls.md");
     std::fs::write(&out, &md).map_err(|e| format!("{}: {e}", out.display()))?;
     println!(
         "xtask: bench: written to {} in {}",

@@ -34,14 +34,14 @@
 //! (`fs/afs/cell.c afs_update_cell`: ENODATA → not found, EAGAIN and
 //! ECONNREFUSED → temporary failure).
 //!
-//! `#dnserror=N`: a text payload of that form makes a *positive* key whose
-//! read gives `-N`; the kernel's `dns_query` returns `-N` to its caller just
-//! as it returns the error of a rejected key, so no kernel caller needs it
-//! and keel never writes one. It would be the form to use only for a
-//! requester that needs the failure cached for the key's whole TTL in a key
-//! that stays readable (and a positive key can not be replaced by a new
-//! upcall before it expires, so keel prefers rejections, whose short
-//! timeouts are above).
+//! `#dnserror=N`: a text payload of that form makes a *positive* key that
+//! carries the error: reading it gives `-N`, and the kernel's `dns_query`
+//! returns `-N` to its caller, which is exactly what it returns for a
+//! rejected key (`request_key` hands back the rejection's errno). No kernel
+//! caller needs it, so keel always rejects. It would be the form to use
+//! only where the failure must be *readable* as key data (`KEYCTL_READ`
+//! gives -N; a negative key can not be read), e.g. for a userspace
+//! requester that inspects the key instead of the `request_key` error.
 //!
 //! Address order for `list` (and which address a one-address answer gives):
 //! IPv4 addresses before IPv6, each family in the order the source gave them

@@ -60,6 +60,8 @@ const LOG_PARTIAL_MAX: usize = 160;
 const EVENTS_PER_WAIT: usize = 16;
 /// Stack kept resident below the event loop's frame when trimming.
 const STACK_KEEP: usize = 8 * 1024;
+/// keel's scheduling priority (nice) in boot and supervisor modes.
+const KEEL_NICE: i32 = -10;
 /// Most table-action rounds per wake-up (bounded time per event).
 const MAX_ROUNDS: usize = 256;
 
@@ -159,6 +161,13 @@ impl<'o> Runtime<'o> {
                 return Err(());
             }
         };
+        // keel's work per event is small and bounded, and brokers wait for
+        // its answers with a 1 s timeout: under load (a flood of upcalls,
+        // each a process of its own) it must not queue behind them.
+        // Children go back to nice 0 before exec (spawn/exec.rs).
+        if let Err(e) = rustix::process::setpriority_process(None, KEEL_NICE) {
+            debug!("keel: setpriority ", KEEL_NICE as i64, ": ", e);
+        }
         if mode == Mode::Supervisor && rustix::process::getpid().as_raw_nonzero().get() != 1 {
             if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
                 warn!(

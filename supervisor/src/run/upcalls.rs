@@ -330,7 +330,7 @@ impl Runtime<'_> {
         l.str(": ").bytes(&conn.ty).str(" key ");
         up::outcome_words(o.result, &mut l);
         l.str(" in ").u64(u64::from(o.ms)).str(" ms");
-        keel_rt::log::emit(keel_rt::log::Level::Info, l.as_bytes());
+        keel_rt::log::record(keel_rt::log::Level::Info, l.as_bytes());
         if let Some(x) = container.and_then(|i| self.st.extra.get_mut(i)) {
             match up::tally(o.result) {
                 Tally::Served => x.served = x.served.saturating_add(1),
@@ -588,10 +588,11 @@ fn broker_is_trusted(fd: &OwnedFd, own: &[u64; 8]) -> Result<(), &'static str> {
         .and_then(|p| {
             rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).map_err(|_| "peer is gone")
         })?;
-    let theirs = spawn::ns_inodes(pid);
     for k in [NsKind::User, NsKind::Mnt, NsKind::Pid] {
-        let (a, b) = (theirs.get(k.index()), own.get(k.index()));
-        if a != b || a == Some(&0) {
+        let mut p = keel_rt::path::CBuf::<64>::from(b"/proc/");
+        p.push_u64(pid as u64).push(b"/ns/").push(k.name().as_bytes());
+        let theirs = p.as_cstr().and_then(|c| rustix::fs::stat(c)).map_or(0, |s| s.st_ino);
+        if theirs == 0 || Some(&theirs) != own.get(k.index()) {
             return Err("peer is not in keel's user, mount and pid namespaces");
         }
     }

@@ -155,6 +155,9 @@ pub(super) fn finish(
             // SIGKILL and SIGSTOP answer EINVAL; nothing else can fail.
             let _ = ksys::sigaction(sig, Some(&dfl));
         }
+        // keel runs at a raised priority (run/runtime.rs); its children
+        // start at the ordinary one (raising nice needs no privilege).
+        let _ = rustix::process::setpriority_process(None, 0);
         Ok(())
     })?;
     ctx.run(Step::Setsid, || rustix::process::setsid().map(|_| ()))?;

@@ -22,8 +22,11 @@ use keel_wire::upcall as w;
 
 /// Broker connections at once; more are closed at accept (EAGAIN).
 pub const MAX_CONNS: usize = 128;
-/// Negative timeout of keel's own refusals, seconds.
-pub const REFUSAL_TIMEOUT_S: u32 = 1;
+/// Negative timeout of keel's own refusals, seconds: 2, not 1 — the kernel
+/// counts a negative key's expiry in whole seconds of the wall clock and
+/// turns one that has expired when its helper exits into ENOKEY (see the
+/// broker's `SHORT`).
+pub const REFUSAL_TIMEOUT_S: u32 = 2;
 pub const EAGAIN: u16 = 11;
 pub const EDQUOT: u16 = 122;
 
