@@ -22,6 +22,10 @@ fn main() -> i32 {
         Mode::Broker(k) => keel_upcall::broker::run(&k, true),
         Mode::Handle(k) => keel_upcall::broker::run(&k, false),
         Mode::Serve => keel_upcall::serve::run(),
+        Mode::DnsResolver(a) => {
+            keel_rt::log::to_stderr();
+            keel_upcall::dns::cli::run(&a)
+        }
         Mode::Version => {
             keel_rt::log::write_all(1, concat!("upcall-agent ", env!("CARGO_PKG_VERSION"), "\n").as_bytes());
             0

@@ -372,6 +372,9 @@ pub fn serve_here(req: &Req, root: Root, deadline: u64) -> Res {
         );
         return Res::NoHandler;
     };
+    if line.builtin == Some(b"dns_resolver") {
+        return crate::dns::cli::serve_key(req.key, &req.desc, &req.callout, deadline);
+    }
     if let Some(name) = line.builtin {
         let mut argv = Argv::new();
         return match handle::expand(&line, &q, &mut argv) {

@@ -9,7 +9,7 @@
 //! ```
 
 /// What the program was asked to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Mode<'a> {
     /// The kernel's helper: route the request (keel's broker).
     Broker(KeyArgs<'a>),
@@ -17,6 +17,8 @@ pub enum Mode<'a> {
     Handle(KeyArgs<'a>),
     /// The resident agent in a container.
     Serve,
+    /// The dns_resolver handler (a key.dns_resolver drop-in): its arguments.
+    DnsResolver(crate::dns::cli::Args<'a>),
     Version,
     Usage(&'static str),
 }
@@ -43,7 +45,7 @@ pub struct KeyArgs<'a> {
     pub callout: Option<&'a [u8]>,
 }
 
-pub const USAGE: &str = "usage: request-key [-d] [-D DESC] [-l] [-n] [-v] OP KEY UID GID THREAD PROCESS SESSION [CALLOUT]\n       upcall-agent broker|handle ARGS...\n       upcall-agent serve\n";
+pub const USAGE: &str = "usage: request-key [-d] [-D DESC] [-l] [-n] [-v] OP KEY UID GID THREAD PROCESS SESSION [CALLOUT]\n       upcall-agent broker|handle ARGS...\n       upcall-agent serve\n       upcall-agent dns-resolver [-v] [-c CONF] KEY | -D [-v] [-c CONF] DESC CALLOUT | --dump-config\n";
 
 /// Picks the mode from the whole argv (argv[0] included).
 pub fn pick<'a>(argv: &[&'a [u8]]) -> Mode<'a> {
@@ -52,10 +54,16 @@ pub fn pick<'a>(argv: &[&'a [u8]]) -> Mode<'a> {
     if name == b"request-key" {
         return key_args(rest).map_or_else(Mode::Usage, Mode::Broker);
     }
+    if name == b"key.dns_resolver" {
+        return crate::dns::cli::parse(rest).map_or_else(Mode::Usage, Mode::DnsResolver);
+    }
     match rest.first().copied() {
         Some(b"broker") => key_args(rest.get(1..).unwrap_or(&[])).map_or_else(Mode::Usage, Mode::Broker),
         Some(b"handle") => key_args(rest.get(1..).unwrap_or(&[])).map_or_else(Mode::Usage, Mode::Handle),
         Some(b"serve") if rest.len() == 1 => Mode::Serve,
+        Some(b"dns-resolver") => {
+            crate::dns::cli::parse(rest.get(1..).unwrap_or(&[])).map_or_else(Mode::Usage, Mode::DnsResolver)
+        }
         Some(b"--version") | Some(b"-V") => Mode::Version,
         Some(_) => Mode::Usage("unknown mode"),
         None => Mode::Usage("a mode is needed"),

@@ -14,6 +14,7 @@
 pub mod broker;
 pub mod cli;
 pub mod conf;
+pub mod dns;
 pub mod files;
 pub mod handle;
 pub mod proc;

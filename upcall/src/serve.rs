@@ -11,6 +11,8 @@
 //! holds one slot, never the agent.
 
 use crate::conf::Best;
+use crate::dns::inputs as dns_inputs;
+use crate::dns::job::{Jobs, Step as DnsStep, Watch};
 use crate::files::{self, Root};
 use crate::handle::{self, Argv};
 use crate::proc;
@@ -33,6 +35,7 @@ const K_SOCK: u64 = 2 << 32;
 const K_PID: u64 = 3 << 32;
 const K_TIMER: u64 = 4 << 32;
 const K_KILLED: u64 = 5 << 32;
+const K_DNS: u64 = 6 << 32;
 
 struct Running {
     pid: i32,
@@ -69,6 +72,28 @@ struct Agent {
     /// Workers killed at their deadline, reaped when their pidfd says so:
     /// the loop never waits for a process to die.
     killed: [Option<Running>; SLOTS],
+    /// The built-in resolver's lookups, by slot (no process per lookup).
+    dns: Jobs,
+    /// A slot's DNS lookup: its key and its deadline.
+    dns_slots: [Option<(i32, u64)>; SLOTS],
+}
+
+/// The agent's epoll as the resolver's [`Watch`].
+struct EpollWatch<'e> {
+    epoll: &'e OwnedFd,
+}
+
+impl Watch for EpollWatch<'_> {
+    fn add(&mut self, fd: BorrowedFd<'_>, token: u64, write: bool) {
+        let mut flags = epoll::EventFlags::IN;
+        if write {
+            flags |= epoll::EventFlags::OUT;
+        }
+        let _ = epoll::add(self.epoll, fd, epoll::EventData::new_u64(K_DNS | token), flags);
+    }
+    fn remove(&mut self, fd: BorrowedFd<'_>) {
+        let _ = epoll::delete(self.epoll, fd);
+    }
 }
 
 impl Agent {
@@ -96,6 +121,8 @@ impl Agent {
             timer,
             slots: [const { None }; SLOTS],
             killed: [const { None }; SLOTS],
+            dns: Jobs::take().ok_or(Errno::BUSY)?,
+            dns_slots: [None; SLOTS],
         })
     }
 
@@ -118,6 +145,7 @@ impl Agent {
                     K_SOCK => self.on_sock(i),
                     K_PID => self.on_exit(i),
                     K_TIMER => self.on_timer(),
+                    K_DNS => self.on_dns(tok & 0xffff_ffff),
                     K_KILLED => {
                         let reaped = matches!(self.killed.get(i), Some(Some(r)) if proc::try_reap(r.pid).is_some());
                         if reaped {
@@ -212,6 +240,9 @@ impl Agent {
         let Some(line) = best.chosen() else {
             return self.finish(i, Some(Res::NoHandler));
         };
+        if line.builtin == Some(b"dns_resolver") {
+            return self.start_dns(i, req);
+        }
         if let Some(name) = line.builtin {
             let r = match keys::assume_authority(req.key) {
                 Ok(_) => {
@@ -245,6 +276,55 @@ impl Agent {
         }
     }
 
+    /// The built-in resolver: a lookup in this loop, over the container's
+    /// network and files.
+    fn start_dns(&mut self, i: usize, req: &Req) {
+        let policy = match dns_inputs::policy(dns_inputs::KEY_CONF) {
+            Ok((p, _)) => p,
+            Err(_) => keel_dns::KeyPolicy::default(),
+        };
+        let deadline = proc::now_ms() + u64::from(req.deadline_ms).saturating_sub(MARGIN_MS);
+        if self.dns.start(i, policy, &req.desc, &req.callout, deadline).is_err() {
+            return self.finish(i, Some(Res::Failed(Errno::BUSY.raw_os_error() as u16)));
+        }
+        if let Some(d) = self.dns_slots.get_mut(i) {
+            *d = Some((req.key, deadline));
+        }
+        self.step_dns(i);
+    }
+
+    /// Runs slot `i`'s lookup until it waits or ends (then settles the key).
+    fn step_dns(&mut self, i: usize) {
+        let Some(Some((key, _))) = self.dns_slots.get(i).copied() else {
+            return;
+        };
+        let now = proc::now_ms();
+        let mut w = EpollWatch { epoll: &self.epoll };
+        let r = match self.dns.step(i, now, &mut w) {
+            Some(DnsStep::Wait(_)) => None,
+            Some(DnsStep::Done(o)) => Some(match keys::assume_authority(key) {
+                Ok(_) => {
+                    let r = crate::dns::settle(key, &o);
+                    let _ = keys::assume_authority(0);
+                    r
+                }
+                Err(e) => Res::Failed(e.raw_os_error() as u16),
+            }),
+            None => Some(Res::Failed(Errno::INVAL.raw_os_error() as u16)),
+        };
+        match r {
+            Some(r) => self.finish(i, Some(r)),
+            None => self.arm(),
+        }
+    }
+
+    fn on_dns(&mut self, token: u64) {
+        let (i, sub) = crate::dns::job::untoken(token);
+        let mut w = EpollWatch { epoll: &self.epoll };
+        self.dns.on_ready(i, sub, proc::now_ms(), &mut w);
+        self.step_dns(i);
+    }
+
     fn on_exit(&mut self, i: usize) {
         let Some(Some(slot)) = self.slots.get_mut(i) else {
             return;
@@ -275,6 +355,10 @@ impl Agent {
             let late = matches!(self.slots.get(i), Some(Some(Slot { running: Some(r), .. })) if r.deadline <= now);
             if late {
                 self.finish(i, Some(Res::TimedOut));
+            }
+            if self.dns.is_live(i) {
+                self.dns.on_timeout(i, now);
+                self.step_dns(i);
             }
         }
         self.arm();
@@ -308,6 +392,13 @@ impl Agent {
     /// Ends slot `i`: kills its worker if still running, sends the outcome
     /// (if any) and closes the request socket.
     fn finish(&mut self, i: usize, result: Option<Res>) {
+        if self.dns.is_live(i) {
+            let mut w = EpollWatch { epoll: &self.epoll };
+            self.dns.end(i, &mut w);
+        }
+        if let Some(d) = self.dns_slots.get_mut(i) {
+            *d = None;
+        }
         let Some(s) = self.slots.get_mut(i) else { return };
         let Some(slot) = s.take() else { return };
         if let Some(run) = slot.running {

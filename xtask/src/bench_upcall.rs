@@ -271,13 +271,13 @@ fn umount_run() -> i32 {
     in_initial_ns(|| ok_or_errno(unsafe { libc::umount2(RUN_DIR_C.as_ptr(), libc::MNT_DETACH) }))
 }
 
-/// The bench's mounts still in the initial namespace, and foreign mounts
+/// The bench's mounts still in the initial namespace, and a foreign mount
 /// where it would mount (mountinfo of kthreadd).
+#[derive(Debug, PartialEq)]
 struct Mounts {
     broker_ours: usize,
     broker_foreign: Option<String>,
     run_ours: usize,
-    run_is_tmpfs: bool,
 }
 
 fn unescape(s: &str) -> String {
@@ -293,11 +293,16 @@ fn mounts() -> Result<Mounts> {
     let real = std::fs::canonicalize("/sbin")
         .map(|p| p.join("request-key").display().to_string())
         .unwrap_or_else(|_| "/sbin/request-key".into());
+    Ok(parse_mounts(&mi, &real))
+}
+
+/// Reads a mountinfo text; `broker` is /sbin/request-key with its links
+/// resolved.
+fn parse_mounts(mi: &str, broker: &str) -> Mounts {
     let mut m = Mounts {
         broker_ours: 0,
         broker_foreign: None,
         run_ours: 0,
-        run_is_tmpfs: false,
     };
     for line in mi.lines() {
         let f: Vec<&str> = line.split(' ').collect();
@@ -309,22 +314,31 @@ fn mounts() -> Result<Mounts> {
             continue;
         };
         let (root, mp) = (unescape(root), unescape(mp));
-        if mp == real || mp == "/sbin/request-key" {
+        if mp == broker || mp == "/sbin/request-key" {
             if root.ends_with(&format!("/{BROKER_COPY}")) {
                 m.broker_ours += 1;
             } else {
                 m.broker_foreign = Some(format!("{mp} is a mount point ({root} of {fstype} {source})"));
             }
         }
-        if mp == RUN_DIR {
-            if *fstype == "tmpfs" && *source == RUN_TMPFS.to_str().unwrap_or("") {
-                m.run_ours += 1;
-            }
-            // The last mount there is the one seen.
-            m.run_is_tmpfs = *fstype == "tmpfs";
+        if mp == RUN_DIR && *fstype == "tmpfs" && *source == RUN_TMPFS.to_str().unwrap_or("") {
+            m.run_ours += 1;
         }
     }
-    Ok(m)
+    m
+}
+
+/// Whether /run/keel, as the initial namespace sees it, is on a tmpfs.
+fn run_dir_is_tmpfs() -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let Ok(p) = CString::new(host(RUN_DIR).as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs fills a zeroed struct from a NUL-terminated path.
+    unsafe {
+        let mut s: libc::statfs = std::mem::zeroed();
+        libc::statfs(p.as_ptr(), &mut s) == 0 && s.f_type as i64 == TMPFS_MAGIC
+    }
 }
 
 /// Whether a keel answers on /run/keel/upcall.sock in the initial
@@ -848,9 +862,9 @@ fn run(keel_bin: &std::result::Result<PathBuf, String>, dir: &Path, rounds: usiz
     let mut guard = Guard::install();
     let figures = (|| {
         // keel's run directory on a tmpfs.
-        if !m.run_is_tmpfs {
-            let d = host(RUN_DIR);
-            std::fs::create_dir_all(&d).map_err(|e| format!("{RUN_DIR}: {e}"))?;
+        let d = host(RUN_DIR);
+        std::fs::create_dir_all(&d).map_err(|e| format!("{RUN_DIR}: {e}"))?;
+        if !run_dir_is_tmpfs() {
             RUN_MOUNTED.store(true, SeqCst);
             let e = mount_run();
             if e != 0 {
@@ -1094,4 +1108,37 @@ fn render(r: Result<Figures>, rounds: usize) -> String {
         md.push_str(&format!("- note: {n}\n"));
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_mounts_are_told_apart() {
+        let mi = "\
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+88 27 254:0 /work/main/target/bench/upcalls/keel-bench-request-key /usr/sbin/request-key rw,relatime - ext4 /dev/vda rw
+89 27 0:41 / /run/keel rw,nosuid,nodev,noexec,relatime - tmpfs keel-bench-run rw,mode=700
+90 27 0:42 / /run/other rw - tmpfs keel-bench-run rw
+";
+        let m = parse_mounts(mi, "/usr/sbin/request-key");
+        assert_eq!(
+            m,
+            Mounts {
+                broker_ours: 1,
+                broker_foreign: None,
+                run_ours: 1
+            }
+        );
+        // Someone's own bind mount (a path with a space) is not the bench's.
+        let mi = "91 27 254:0 /srv/my\\040agent/upcall-agent /sbin/request-key rw - ext4 /dev/vda rw\n92 27 0:43 / /run/keel rw - tmpfs tmpfs rw\n";
+        let m = parse_mounts(mi, "/usr/sbin/request-key");
+        assert_eq!(m.broker_ours, 0);
+        assert_eq!(m.run_ours, 0);
+        assert_eq!(
+            m.broker_foreign.as_deref(),
+            Some("/sbin/request-key is a mount point (/srv/my agent/upcall-agent of ext4 /dev/vda)")
+        );
+    }
 }
