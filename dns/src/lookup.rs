@@ -454,6 +454,16 @@ impl<'c> Lookup<'c> {
         }
     }
 
+    /// The UDP query to `server` could not be sent (no route, no
+    /// address, …): that try has failed now, not at its timeout — as glibc
+    /// moves on when sendto fails.
+    pub fn on_udp_failed(&mut self, server: usize, now_ms: u64) {
+        self.check_deadline(now_ms);
+        if self.waiting() && !self.tcp && server == self.server() {
+            self.try_failed(Failure::Timeout);
+        }
+    }
+
     /// Time passed (the same as calling [`Lookup::next_action`] later).
     pub fn on_timeout(&mut self, now_ms: u64) {
         self.check_deadline(now_ms);

@@ -46,6 +46,33 @@ pub fn to_kmsg(kmsg_fd: i32, console_fd: i32) {
     STDERR_FD.store(-1, Relaxed);
 }
 
+/// Like [`to_kmsg`] without a console, but /dev/kmsg is opened only when
+/// the first message passes the level: a short-lived program that usually
+/// logs nothing (the upcall broker, once per key request) skips the open.
+pub fn to_kmsg_lazily(also_stderr: bool) {
+    KMSG_FD.store(LAZY, Relaxed);
+    CONSOLE_FD.store(-1, Relaxed);
+    STDERR_FD.store(if also_stderr { 2 } else { -1 }, Relaxed);
+}
+
+/// KMSG_FD's "open on first use".
+const LAZY: i32 = -2;
+
+fn kmsg_fd() -> i32 {
+    let fd = KMSG_FD.load(Relaxed);
+    if fd != LAZY {
+        return fd;
+    }
+    let opened = rustix::fs::open(
+        c"/dev/kmsg",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_or(-1, rustix::fd::IntoRawFd::into_raw_fd);
+    KMSG_FD.store(opened, Relaxed);
+    opened
+}
+
 /// Tells the sink the kernel's console_loglevel (the first field of
 /// /proc/sys/kernel/printk): kmsg lines below it already reach the console
 /// through the kernel, so keel does not write them there a second time.
@@ -88,7 +115,7 @@ fn emit_to(level: Level, msg: &[u8], to_console: bool) {
     if !enabled(level) {
         return;
     }
-    let kmsg = KMSG_FD.load(Relaxed);
+    let kmsg = kmsg_fd();
     if kmsg >= 0 {
         let mut l = Line::new();
         l.bytes(b"<").u64(level as u64).bytes(b">").bytes(msg);

@@ -94,7 +94,15 @@ pub fn run(k: &KeyArgs<'_>, routed: bool) -> i32 {
         error!("request-key: key ", k.key, ": ", t.as_str());
         return reject_and_exit(k.key, Errno::INVAL.raw_os_error() as u16);
     }
-    req.pid = if auth > 0 { requester_pid(auth) } else { 0 };
+    let (pid, kernel) = if auth > 0 {
+        scan_proc_keys(auth, req.thread)
+    } else {
+        (0, false)
+    };
+    req.pid = pid;
+    if kernel {
+        req.flags |= w::FLAG_KERNEL;
+    }
 
     if !routed {
         let deadline = t0 + u64::from(w::DEFAULT_DEADLINE_MS);
@@ -126,19 +134,9 @@ pub fn run(k: &KeyArgs<'_>, routed: bool) -> i32 {
 
 fn setup_log(verbose: u8) {
     // The kernel starts the helper with nothing open: its errors go to the
-    // kernel log; with -v also to stderr.
-    let kmsg = rustix::fs::open(
-        c"/dev/kmsg",
-        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    );
-    match kmsg {
-        Ok(fd) if verbose == 0 => {
-            keel_rt::log::to_kmsg(rustix::fd::IntoRawFd::into_raw_fd(fd), -1);
-        }
-        Ok(fd) => keel_rt::log::to_kmsg(rustix::fd::IntoRawFd::into_raw_fd(fd), 2),
-        Err(_) => keel_rt::log::to_stderr(),
-    }
+    // kernel log (opened only if there is one to write); with -v also to
+    // stderr.
+    keel_rt::log::to_kmsg_lazily(verbose > 0);
     if verbose > 0 {
         keel_rt::log::set_max_level(keel_rt::log::Level::Debug);
     }
@@ -178,20 +176,24 @@ fn reject_and_exit(key: i32, errno: u16) -> i32 {
     0
 }
 
-/// The requester's pid: the `pid:` of our authorisation key's line in
-/// /proc/keys (the only place the kernel shows it). 0 if not found.
-fn requester_pid(auth: i32) -> i32 {
+/// From /proc/keys: the requester's pid — the `pid:` of our authorisation
+/// key's line, the only place the kernel shows it (0 if not found) — and
+/// whether the thread keyring the kernel passed is one of its subsystems'
+/// private keyrings (a kernel-originated request).
+fn scan_proc_keys(auth: i32, thread: i32) -> (i32, bool) {
+    let mut pid = None;
+    let mut kernel = false;
     let Ok(fd) = keel_rt::fs::open_read(rustix::fs::CWD, c"/proc/keys") else {
-        return 0;
+        return (0, false);
     };
     let mut buf = [0u8; 4096];
     let mut have = 0usize;
     loop {
-        let Some(room) = buf.get_mut(have..) else { return 0 };
+        let Some(room) = buf.get_mut(have..) else { break };
         let n = match rustix::io::read(&fd, room) {
             Ok(n) => n,
             Err(Errno::INTR) => continue,
-            Err(_) => return 0,
+            Err(_) => break,
         };
         let end = have + n;
         let data = buf.get(..end).unwrap_or(&[]);
@@ -201,21 +203,27 @@ fn requester_pid(auth: i32) -> i32 {
                 break;
             }
             consumed += line.len();
-            if let Some(p) = crate::proc_keys::pid_on_line(line.strip_suffix(b"\n").unwrap_or(line), auth) {
-                return p.unwrap_or(0);
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            if let Some(p) = crate::proc_keys::pid_on_line(line, auth) {
+                pid = Some(p.unwrap_or(0));
+            }
+            if thread != 0 && crate::proc_keys::private_keyring_on_line(line) == Some(thread) {
+                kernel = true;
             }
         }
-        if n == 0 {
-            return 0;
+        // Done once both are known (a kernel keyring may come after the pid).
+        if n == 0 || (pid.is_some() && (kernel || thread == 0)) {
+            break;
         }
         if consumed == 0 {
-            // A line longer than the buffer: not ours (ours is short).
+            // A line longer than the buffer: neither of ours (both are short).
             have = 0;
             continue;
         }
         buf.copy_within(consumed..end, 0);
         have = end - consumed;
     }
+    (pid.unwrap_or(0), kernel)
 }
 
 /// Whether `pid` lives in the broker's own pid namespace.

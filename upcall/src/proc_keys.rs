@@ -27,6 +27,30 @@ pub fn pid_on_line(line: &[u8], serial: i32) -> Option<Option<i32>> {
     Some(pid)
 }
 
+/// If `line` is a keyring whose description starts with `.` — a kernel
+/// subsystem's private keyring (`.dns_resolver`, `.id_resolver`,
+/// `.cifs_spnego`, …), which no userspace process can have as its thread
+/// keyring — its serial.
+pub fn private_keyring_on_line(line: &[u8]) -> Option<i32> {
+    let mut words = line.split(|&c| c == b' ').filter(|w| !w.is_empty());
+    let serial = words.next()?;
+    // flags, usage, expiry, perm, uid, gid, type, description
+    let ty = words.nth(6)?;
+    let desc = words.next()?;
+    if ty != b"keyring" || desc.first() != Some(&b'.') {
+        return None;
+    }
+    if serial.len() != 8 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &c in serial {
+        let d = (c as char).to_digit(16)?;
+        n = n.checked_mul(16)?.checked_add(d)?;
+    }
+    Some(n as i32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +71,19 @@ mod tests {
         assert_eq!(pid_on_line(b"0000000a x pid:99999999999", 10), Some(None));
         assert_eq!(pid_on_line(b"0000000a", 10), None);
         assert_eq!(pid_on_line(b"", 10), None);
+    }
+
+    #[test]
+    fn the_kernels_private_keyrings() {
+        let l = b"208d36f9 I------     1 perm 1f030000     0     0 keyring   .dns_resolver: empty";
+        assert_eq!(private_keyring_on_line(l), Some(0x208d36f9));
+        let l = b"3a2c1b0e I------     1 perm 1f030000     0     0 keyring   .id_resolver: 1";
+        assert_eq!(private_keyring_on_line(l), Some(0x3a2c1b0e));
+        let user = b"1b2c3d4e I------     1 perm 3f030000     0     0 keyring   _ses: 1";
+        assert_eq!(private_keyring_on_line(user), None);
+        let key = b"25a05621 I--Q---     2   5s 3b010000     0     0 dns_resol .localhost: 9";
+        assert_eq!(private_keyring_on_line(key), None);
+        assert_eq!(private_keyring_on_line(b"zzzzzzzz I 1 perm 1 0 0 keyring .x"), None);
+        assert_eq!(private_keyring_on_line(b""), None);
     }
 }

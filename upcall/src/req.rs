@@ -16,6 +16,7 @@ pub struct Req {
     /// The requester's pid in the broker's pid namespace (0 = unknown).
     pub pid: i32,
     pub deadline_ms: u32,
+    pub flags: u16,
     pub op: Vec<u8, MAX_OP>,
     pub ty: Vec<u8, MAX_TYPE>,
     pub desc: Vec<u8, MAX_DESC>,
@@ -53,6 +54,7 @@ impl Req {
             session: 0,
             pid: 0,
             deadline_ms: 0,
+            flags: 0,
             op: Vec::new(),
             ty: Vec::new(),
             desc: Vec::new(),
@@ -77,6 +79,7 @@ impl Req {
         self.session = r.session;
         self.pid = r.pid;
         self.deadline_ms = r.deadline_ms;
+        self.flags = r.flags;
         self.set_texts(r.op, r.ty, r.desc, r.callout)
     }
 
@@ -90,6 +93,7 @@ impl Req {
             session: self.session,
             pid: self.pid,
             deadline_ms: self.deadline_ms,
+            flags: self.flags,
             op: &self.op,
             ty: &self.ty,
             desc: &self.desc,

@@ -52,6 +52,11 @@ pub const DEFAULT_CAP: u32 = 8;
 pub const ROUTE_TIMEOUT_MS: u32 = 1000;
 
 const REQUEST_FIXED: usize = 40;
+/// A kernel-originated request: the thread keyring the kernel passed is
+/// one of its subsystems' private keyrings (`.dns_resolver`, `.id_resolver`,
+/// …), which userspace cannot make its own.
+pub const FLAG_KERNEL: u16 = 1;
+const KNOWN_FLAGS: u16 = FLAG_KERNEL;
 static_assertions::const_assert!(HEADER + REQUEST_FIXED + MAX_OP + MAX_TYPE + MAX_DESC + MAX_CALLOUT <= MAX_MSG);
 static_assertions::const_assert!(MAX_MSG <= 8 * 1024 + 512);
 static_assertions::const_assert!(MAX_MSG <= u16::MAX as usize);
@@ -124,6 +129,8 @@ pub struct Request<'a> {
     pub pid: i32,
     /// Milliseconds left before the broker rejects the key with ETIMEDOUT.
     pub deadline_ms: u32,
+    /// [`FLAG_KERNEL`]: made by the kernel itself (see there).
+    pub flags: u16,
     pub op: &'a [u8],
     pub ty: &'a [u8],
     pub desc: &'a [u8],
@@ -255,7 +262,7 @@ impl Msg<'_> {
                 w.u8(r.ty.len() as u8)?;
                 w.u16(r.desc.len() as u16)?;
                 w.u16(r.callout.len() as u16)?;
-                w.u16(0)?;
+                w.u16(r.flags)?;
                 w.put(r.op)?;
                 w.put(r.ty)?;
                 w.put(r.desc)?;
@@ -380,7 +387,8 @@ pub fn decode(b: &[u8]) -> core::result::Result<Msg<'_>, Error> {
             let ty_len = r.u8()? as usize;
             let desc_len = r.u16()? as usize;
             let callout_len = r.u16()? as usize;
-            if r.u16()? != 0 {
+            let flags = r.u16()?;
+            if flags & !KNOWN_FLAGS != 0 {
                 return Err(Error::Field);
             }
             Msg::Request(Request {
@@ -392,6 +400,7 @@ pub fn decode(b: &[u8]) -> core::result::Result<Msg<'_>, Error> {
                 session,
                 pid,
                 deadline_ms,
+                flags,
                 op: r.bytes(op_len, MAX_OP)?,
                 ty: r.bytes(ty_len, MAX_TYPE)?,
                 desc: r.bytes(desc_len, MAX_DESC)?,
@@ -467,6 +476,7 @@ mod tests {
             session: 7,
             pid: 42,
             deadline_ms: 5000,
+            flags: FLAG_KERNEL,
             op: b"create",
             ty: &[b't'; MAX_TYPE],
             desc: &desc,
@@ -481,6 +491,7 @@ mod tests {
             session: 0,
             pid: 0,
             deadline_ms: 0,
+            flags: 0,
             op: b"",
             ty: b"",
             desc: b"",
@@ -526,6 +537,7 @@ mod tests {
             session: 0,
             pid: 0,
             deadline_ms: 0,
+            flags: 0,
             op: b"create",
             ty: b"user",
             desc: &big,
@@ -572,6 +584,7 @@ mod tests {
             session: 0,
             pid: 0,
             deadline_ms: 0,
+            flags: 0,
             op: b"create",
             ty: b"user",
             desc: b"d",

@@ -228,6 +228,13 @@ impl<'c> KeyLookup<'c> {
         }
     }
 
+    /// As [`Lookup::on_udp_failed`].
+    pub fn on_udp_failed(&mut self, server: usize, now_ms: u64) {
+        if self.decision.is_none() {
+            self.lookup.on_udp_failed(server, now_ms);
+        }
+    }
+
     /// As [`Lookup::on_timeout`].
     pub fn on_timeout(&mut self, now_ms: u64) {
         if self.decision.is_none() {

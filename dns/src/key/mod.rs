@@ -23,11 +23,14 @@
 //! | lookup result | errno | negative key |
 //! |---|---|---|
 //! | NXDOMAIN, no data (also: every record unusable, no address for any AFS server) | ENODATA (61) | 60 s |
-//! | SERVFAIL, FORMERR, NOTIMP, CNAME chain over 16 links, TC over TCP; no answer in time | EAGAIN (11) | 1 s |
+//! | SERVFAIL, FORMERR, NOTIMP, CNAME chain over 16 links, TC over TCP; no answer in time | EAGAIN (11) | 2 s |
 //! | REFUSED by every server asked | ECONNREFUSED (111) | 10 s |
-//! | bad description, callout or name | EINVAL (22) | 1 s |
+//! | bad description, callout or name | EINVAL (22) | 2 s |
 //!
-//! Negative key times are keyutils' (capped at `max_ttl` too). keyutils
+//! Negative key times are keyutils' (capped at `max_ttl` too), except 2 s
+//! where keyutils says 1 s: the kernel keeps a negative key's expiry in
+//! whole wall-clock seconds, so a 1 s key may expire at once and reach the
+//! requester as ENOKEY instead of its error. keyutils
 //! means to map the same way but rejects with the resolver's `h_errno` as
 //! the errno (HOST_NOT_FOUND → EPERM, NO_DATA → EINTR, …); keel uses the
 //! table. These are also the errnos AFS tells apart
@@ -105,7 +108,12 @@ pub fn reject_timeout(f: Failure, policy: &KeyPolicy) -> u32 {
     let t = match errno(f) {
         ENODATA => 60,
         ECONNREFUSED => 10,
-        _ => 1,
+        // keyutils says 1 s; the kernel keeps a negative key's expiry in
+        // whole wall-clock seconds and hands a key that has expired by the
+        // time its helper exits to the requester as ENOKEY — with 1 s that
+        // happens to requests rejected late in a second. 2 s always leaves
+        // at least one.
+        _ => 2,
     };
     t.min(policy.max_ttl).max(1)
 }
@@ -120,10 +128,10 @@ mod tests {
         let row = |f| (errno(f), reject_timeout(f, &p));
         assert_eq!(row(Failure::NxDomain), (61, 60));
         assert_eq!(row(Failure::NoData), (61, 60));
-        assert_eq!(row(Failure::ServFail), (11, 1));
-        assert_eq!(row(Failure::Timeout), (11, 1));
+        assert_eq!(row(Failure::ServFail), (11, 2));
+        assert_eq!(row(Failure::Timeout), (11, 2));
         assert_eq!(row(Failure::Refused), (111, 10));
-        assert_eq!(row(Failure::BadName), (22, 1));
+        assert_eq!(row(Failure::BadName), (22, 2));
         let short = KeyPolicy {
             default_ttl: 5,
             max_ttl: 0,

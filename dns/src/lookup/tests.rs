@@ -619,3 +619,26 @@ fn srv_and_afsdb_targets() {
     prios.sort();
     assert_eq!(prios, (89..=96).collect::<StdVec<u16>>());
 }
+
+#[test]
+fn unsendable_queries_fail_their_try_at_once() {
+    // One server, two attempts: both sends fail (no route); the lookup ends
+    // at once with a temporary failure, not after 2 × 5 s.
+    let c = conf("nameserver 10.0.0.1\n");
+    let mut l = Lookup::new(&c, b"", q("host.example", V4_ONE));
+    let mut rng = || 7u16;
+    let mut sends = 0;
+    for _ in 0..10 {
+        l.advance(0, &mut rng);
+        match l.action() {
+            Action::SendUdp { server, .. } => {
+                sends += 1;
+                l.on_udp_failed(server, 0);
+            }
+            Action::Done(_) => break,
+            Action::Wait { .. } | Action::SendTcp { .. } => panic!("should not wait"),
+        }
+    }
+    assert_eq!(sends, 2);
+    assert_eq!(l.result().unwrap().unwrap_err(), Failure::Timeout);
+}

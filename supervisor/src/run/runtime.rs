@@ -122,6 +122,8 @@ pub struct Runtime<'o> {
     /// Boot mode: "all containers running" was reported.
     all_running_seen: bool,
     up: Option<Upcalls>,
+    /// When the upcall counters are next written to the status file.
+    status_due: Option<u64>,
 }
 
 /// Runs the table until it ends (or, with --stay, until a stop signal).
@@ -222,6 +224,7 @@ impl<'o> Runtime<'o> {
             armed: None,
             all_running_seen: false,
             up: None,
+            status_due: None,
         })
     }
 

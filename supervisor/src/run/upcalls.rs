@@ -21,6 +21,9 @@ pub(super) const K_LISTEN: u64 = 7;
 pub(super) const K_CONN: u64 = 8;
 pub(super) const K_AGENT: u64 = 9;
 
+/// The longest the status file's upcall counters lag behind.
+const COUNTERS_EVERY_MS: u64 = 1000;
+
 /// Accepts per wake-up (bounded work per event).
 const ACCEPTS_PER_EVENT: usize = 16;
 
@@ -42,6 +45,8 @@ pub(super) struct Conn {
     logged: bool,
     t0: u64,
     ty: Vec<u8, { w::MAX_TYPE }>,
+    /// Made by the kernel itself (wire::upcall::FLAG_KERNEL).
+    kernel: bool,
 }
 
 /// A container's running agent.
@@ -92,6 +97,15 @@ impl Runtime<'_> {
         let mut path = keel_rt::path::PathBuf::from(self.opts.run_dir);
         path.join(w::SOCKET_NAME);
         let Ok(p) = path.as_cstr() else { return };
+        // A live keel on the same run directory keeps its socket.
+        if keel_rt::sock::connect(p).is_ok() {
+            error!(
+                "keel: upcalls: another keel serves ",
+                path.as_bytes(),
+                " (two keels share a run directory?): upcalls stay with it"
+            );
+            return;
+        }
         // Only root reaches the socket: the directory is 0700.
         if let Ok(dir) = keel_rt::path::PathBuf::from(self.opts.run_dir).as_cstr() {
             let _ = rustix::fs::chmod(dir, rustix::fs::Mode::from_raw_mode(0o700));
@@ -184,6 +198,7 @@ impl Runtime<'_> {
                 logged: false,
                 t0: clock::now(),
                 ty: Vec::new(),
+                kernel: false,
             };
             if let Err(conn) = self.st.conns.set(c, conn) {
                 let _ = epoll::delete(&self.epoll, &conn.fd);
@@ -292,6 +307,7 @@ impl Runtime<'_> {
         let Some(conn) = self.st.conns.get_mut(c) else { return };
         conn.routed = true;
         conn.ty = Vec::from_slice(r.ty).unwrap_or_default();
+        conn.kernel = r.flags & w::FLAG_KERNEL != 0;
         conn.container = container;
         let sent = msg.encode(&mut out).map_err(|_| Errno::INVAL).and_then(|n| {
             keel_rt::sock::send(
@@ -328,6 +344,9 @@ impl Runtime<'_> {
             None => l.str("the host"),
         };
         l.str(": ").bytes(&conn.ty).str(" key ");
+        if conn.kernel {
+            l.str("(kernel-originated) ");
+        }
         up::outcome_words(o.result, &mut l);
         l.str(" in ").u64(u64::from(o.ms)).str(" ms");
         keel_rt::log::record(keel_rt::log::Level::Info, l.as_bytes());
@@ -337,7 +356,13 @@ impl Runtime<'_> {
                 Tally::Rejected => x.rejected = x.rejected.saturating_add(1),
                 Tally::TimedOut => x.timed_out = x.timed_out.saturating_add(1),
             }
-            self.st.table.dirty = true;
+            // The counters reach the status file within a second, not with
+            // every upcall: a rewrite costs a rename (on a disk-backed /run,
+            // a journal flush of milliseconds) that would sit in the path
+            // of the next request.
+            if self.status_due.is_none() {
+                self.status_due = Some(clock::now() + COUNTERS_EVERY_MS);
+            }
         }
     }
 
@@ -506,14 +531,23 @@ impl Runtime<'_> {
         }
     }
 
-    /// The earliest agent restart (for the timer).
+    /// The earliest agent restart or counters write (for the timer).
     pub(super) fn next_agent_restart(&self) -> Option<u64> {
-        self.st.upc.iter().filter_map(|(_, u)| u.restart_at).min()
+        let r = self.st.upc.iter().filter_map(|(_, u)| u.restart_at).min();
+        match (r, self.status_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Restarts the agents whose time has come.
+    /// Restarts the agents whose time has come (and lets the upcall
+    /// counters into the status file when theirs has).
     pub(super) fn restart_agents(&mut self) {
         let now = clock::now();
+        if self.status_due.is_some_and(|t| t <= now) {
+            self.status_due = None;
+            self.st.table.dirty = true;
+        }
         for i in 0..crate::table::MAX_CONTAINERS {
             let due = self.st.upc.get(i).and_then(|u| u.restart_at).is_some_and(|t| t <= now);
             if !due {

@@ -227,7 +227,7 @@ impl Job {
                 Action::SendTcp { server, bytes } => Send::Tcp(server, copy(bytes)),
             };
             match act {
-                Send::Udp(server, (q, n)) => self.send_udp(i, server, q.get(..n).unwrap_or(&[]), watch),
+                Send::Udp(server, (q, n)) => self.send_udp(i, server, q.get(..n).unwrap_or(&[]), now, watch),
                 Send::Tcp(server, (q, n)) => self.send_tcp(i, server, q.get(..n).unwrap_or(&[]), now, watch),
             }
         }
@@ -255,13 +255,17 @@ impl Job {
         })
     }
 
-    fn send_udp(&mut self, i: usize, server: usize, q: &[u8], watch: &mut dyn Watch) {
-        let Some(to) = self.nameserver(server) else { return };
-        let Ok(fd) = udp_socket(&to) else { return };
-        if net::send(&fd, q, net::SendFlags::empty()).is_err() {
-            // Nothing sent: the try times out and the lookup moves on.
-            return;
-        }
+    fn send_udp(&mut self, i: usize, server: usize, q: &[u8], now: u64, watch: &mut dyn Watch) {
+        let sent = self
+            .nameserver(server)
+            .ok_or(Errno::INVAL)
+            .and_then(|to| udp_socket(&to))
+            .and_then(|fd| net::send(&fd, q, net::SendFlags::empty()).map(|_| fd));
+        let fd = match sent {
+            Ok(fd) => fd,
+            // Nothing sent (no route, no address): that try has failed now.
+            Err(_) => return self.lookup.on_udp_failed(server, now),
+        };
         // The server's own socket if it has one, else the next in turn.
         let k = self
             .udp

@@ -160,14 +160,14 @@ fn host_errors_follow_the_table() {
         }),
         (61, 60)
     );
-    assert_eq!(rejected("host.example", "", |_, _, _, _| Reply::Rcode(2)), (11, 1));
+    assert_eq!(rejected("host.example", "", |_, _, _, _| Reply::Rcode(2)), (11, 2));
     assert_eq!(rejected("host.example", "", |_, _, _, _| Reply::Rcode(5)), (111, 10));
-    assert_eq!(rejected("host.example", "", |_, _, _, _| Reply::Silent), (11, 1));
-    assert_eq!(rejected("srv:host.example", "", |_, _, _, _| Reply::Zone), (22, 1));
-    assert_eq!(rejected("a:", "", |_, _, _, _| Reply::Zone), (22, 1));
-    assert_eq!(rejected("host.example", "ipv4,ipv6", |_, _, _, _| Reply::Zone), (22, 1));
-    assert_eq!(rejected("a..b", "", |_, _, _, _| Reply::Zone), (22, 1));
-    assert_eq!(rejected("2001:db8::1", "", |_, _, _, _| Reply::Zone), (22, 1));
+    assert_eq!(rejected("host.example", "", |_, _, _, _| Reply::Silent), (11, 2));
+    assert_eq!(rejected("srv:host.example", "", |_, _, _, _| Reply::Zone), (22, 2));
+    assert_eq!(rejected("a:", "", |_, _, _, _| Reply::Zone), (22, 2));
+    assert_eq!(rejected("host.example", "ipv4,ipv6", |_, _, _, _| Reply::Zone), (22, 2));
+    assert_eq!(rejected("a..b", "", |_, _, _, _| Reply::Zone), (22, 2));
+    assert_eq!(rejected("2001:db8::1", "", |_, _, _, _| Reply::Zone), (22, 2));
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn afs_falls_back_to_afsdb() {
     );
     // SRV times out, AFSDB says NXDOMAIN: the temporary failure wins.
     let policy = |_: usize, _: &str, t: u16, _: bool| if t == rtype::SRV { Reply::Silent } else { Reply::Zone };
-    assert_eq!(rejected("afsdb:none.example", "", policy), (11, 1));
+    assert_eq!(rejected("afsdb:none.example", "", policy), (11, 2));
 }
 
 #[test]
@@ -257,7 +257,7 @@ fn deadline_bounds_the_whole_request() {
         k.outcome(),
         Some(KeyOutcome::Reject {
             errno: 11,
-            timeout_s: 1
+            timeout_s: 2
         })
     );
 }
