@@ -35,9 +35,15 @@ pub fn listen(path: &CStr, backlog: i32) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// A blocking connection to the socket at `path`.
-pub fn connect(path: &CStr) -> Result<OwnedFd> {
+/// A blocking connection to the socket at `path`; with `timeout`, sends,
+/// receives and the connect itself (a listener whose backlog is full) give
+/// up after it (EAGAIN).
+pub fn connect(path: &CStr, timeout: Option<core::time::Duration>) -> Result<OwnedFd> {
     let fd = seqpacket(false)?;
+    if let Some(t) = timeout {
+        net::sockopt::set_socket_timeout(&fd, net::sockopt::Timeout::Recv, Some(t))?;
+        net::sockopt::set_socket_timeout(&fd, net::sockopt::Timeout::Send, Some(t))?;
+    }
     let addr = SocketAddrUnix::new(path)?;
     net::connect(&fd, &addr)?;
     Ok(fd)

@@ -248,7 +248,8 @@ fn ask(req: &mut Req, reply: &mut [u8]) -> (Option<OwnedFd>, Decision, u32, Opti
         errno: EAGAIN,
         timeout_s: SHORT,
     };
-    let conn = match keel_rt::sock::connect(w::DEFAULT_SOCKET) {
+    let t = core::time::Duration::from_millis(u64::from(w::ROUTE_TIMEOUT_MS));
+    let conn = match keel_rt::sock::connect(w::DEFAULT_SOCKET, Some(t)) {
         Ok(c) => c,
         Err(Errno::NOENT) if in_own_pidns(req.pid) => return (None, Decision::Host, w::DEFAULT_DEADLINE_MS, None),
         Err(e) => {
@@ -259,9 +260,6 @@ fn ask(req: &mut Req, reply: &mut [u8]) -> (Option<OwnedFd>, Decision, u32, Opti
             return (None, refuse, w::DEFAULT_DEADLINE_MS, None);
         }
     };
-    let t = core::time::Duration::from_millis(u64::from(w::ROUTE_TIMEOUT_MS));
-    let _ = rustix::net::sockopt::set_socket_timeout(&conn, rustix::net::sockopt::Timeout::Recv, Some(t));
-    let _ = rustix::net::sockopt::set_socket_timeout(&conn, rustix::net::sockopt::Timeout::Send, Some(t));
     req.deadline_ms = w::DEFAULT_DEADLINE_MS;
     let mut out = [0u8; w::MAX_MSG];
     let sent = Msg::Request(req.wire())
@@ -369,6 +367,15 @@ pub fn serve_here(req: &Req, root: Root, deadline: u64) -> Res {
     if let Some((p, e)) = &report.unreadable {
         error!("request-key: ", p.as_bytes(), ": ", *e);
     }
+    // A line that runs this very broker again (the one-line install on a
+    // keyutils system: `create * * * /sbin/upcall-agent broker …`) would
+    // loop: choose again without it.
+    if let Some((prog, arg)) = best.chosen().and_then(|l| runs_this_broker(&l)) {
+        let mut again = Best::new();
+        again.exclude(&prog, &arg);
+        let _ = files::choose(root, &q, &mut again, &mut buf);
+        best = again;
+    }
     let Some(line) = best.chosen() else {
         error!(
             "request-key: key ",
@@ -405,6 +412,26 @@ pub fn serve_here(req: &Req, root: Root, deadline: u64) -> Res {
             reject(req.key, EAGAIN)
         }
     }
+}
+
+/// If `line` runs this binary as a broker (`broker` or `handle`, or under
+/// the name request-key), its program and first argument.
+fn runs_this_broker(line: &crate::conf::Chosen<'_>) -> Option<(heapless::Vec<u8, 256>, heapless::Vec<u8, 64>)> {
+    let path = keel_rt::path::PathBuf::from(line.program);
+    let theirs = rustix::fs::stat(path.as_cstr().ok()?).ok()?;
+    let ours = rustix::fs::stat(c"/proc/self/exe").ok()?;
+    if (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino) {
+        return None;
+    }
+    let first = line.args().next().unwrap_or(b"");
+    let named_broker = crate::cli::basename(line.program) == b"request-key";
+    if !(named_broker || first == b"broker" || first == b"handle") {
+        return None;
+    }
+    Some((
+        heapless::Vec::from_slice(line.program).ok()?,
+        heapless::Vec::from_slice(first).ok()?,
+    ))
 }
 
 /// `-d`: no key is touched and nothing runs; the chosen line is printed.

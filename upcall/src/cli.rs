@@ -52,6 +52,9 @@ pub fn pick<'a>(argv: &[&'a [u8]]) -> Mode<'a> {
     let name = argv.first().map_or(&b""[..], |a| basename(a));
     let rest = argv.get(1..).unwrap_or(&[]);
     if name == b"request-key" {
+        if rest == [&b"--version"[..]] {
+            return Mode::Version;
+        }
         return key_args(rest).map_or_else(Mode::Usage, Mode::Broker);
     }
     if name == b"key.dns_resolver" {

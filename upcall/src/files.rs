@@ -12,10 +12,11 @@ use keel_rt::path::CBuf;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 
-/// Read after every file, so it loses to any line of theirs that matches as
-/// well: dns_resolver requests are served by the built-in resolver when the
-/// configuration says nothing about them (a container image rarely ships a
-/// request-key.conf, and the kernel's DNS requests must not go unanswered).
+/// Read only when no line of the configuration matched: dns_resolver
+/// requests are served by the built-in resolver when the configuration says
+/// nothing about them (a container image rarely ships a request-key.conf,
+/// and the kernel's DNS requests must not go unanswered); a catch-all line
+/// of its own (`create * * * …`) keeps them.
 pub const FALLBACK: &[u8] = b"create dns_resolver * * builtin:dns_resolver\n";
 
 /// Most files read from the `.d` directory; more are reported and skipped.
@@ -159,7 +160,9 @@ pub fn choose(root: Root, q: &Query<'_>, best: &mut Best, buf: &mut [u8]) -> Rep
         Err(Errno::NOENT) => {}
         Err(e) => note(&mut report, b"", root.main().to_bytes(), e),
     }
-    best.feed(index.saturating_add(1), FALLBACK, q);
+    if best.chosen().is_none() {
+        best.feed(index.saturating_add(1), FALLBACK, q);
+    }
     report
 }
 

@@ -80,7 +80,7 @@ pub fn upcall_deadline(v: &[u8]) -> Result<u32, &'static str> {
     Ok(ms)
 }
 
-/// Requests in flight per container: 1 to 64 (the agent has 16 slots;
+/// Requests in flight per container: 1 to 16 (the agent has 16 slots;
 /// keel refuses past the cap before the agent does).
 pub fn upcall_cap(v: &[u8]) -> Result<u32, &'static str> {
     match crate::spec::num::u64_dec(v) {

@@ -98,7 +98,7 @@ impl Runtime<'_> {
         path.join(w::SOCKET_NAME);
         let Ok(p) = path.as_cstr() else { return };
         // A live keel on the same run directory keeps its socket.
-        if keel_rt::sock::connect(p).is_ok() {
+        if keel_rt::sock::connect(p, Some(core::time::Duration::from_millis(200))).is_ok() {
             error!(
                 "keel: upcalls: another keel serves ",
                 path.as_bytes(),
@@ -151,6 +151,15 @@ impl Runtime<'_> {
                 None
             }
         };
+        if image.is_some() && path.as_bytes() != w::DEFAULT_SOCKET.to_bytes() {
+            warn!(
+                "keel: upcalls: brokers look for ",
+                w::DEFAULT_SOCKET.to_bytes(),
+                ", not ",
+                path.as_bytes(),
+                ": the kernel's key requests will not reach this keel"
+            );
+        }
         self.up = Some(Upcalls {
             listener,
             image,

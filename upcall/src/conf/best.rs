@@ -36,6 +36,9 @@ pub struct Best {
     origin: Origin,
     first: Option<Diagnostic>,
     skipped: u32,
+    /// Lines whose action starts with these words are passed over (see
+    /// [`Best::exclude`]).
+    excluded: Vec<u8, 512>,
 }
 
 impl Default for Best {
@@ -53,7 +56,36 @@ impl Best {
             origin: Origin { file: 0, line: 0 },
             first: None,
             skipped: 0,
+            excluded: Vec::new(),
         }
+    }
+
+    /// Passes over every line whose program and first argument are these
+    /// (`program` without a `|`): the broker serving the host's
+    /// configuration must not choose a line that runs the broker again.
+    pub fn exclude(&mut self, program: &[u8], first_arg: &[u8]) {
+        self.excluded.clear();
+        let _ = self.excluded.extend_from_slice(program);
+        let _ = self.excluded.push(b' ');
+        let _ = self.excluded.extend_from_slice(first_arg);
+    }
+
+    fn is_excluded(&self, action: &[u8]) -> bool {
+        if self.excluded.is_empty() {
+            return false;
+        }
+        let mut words = action.split(|c| c.is_ascii_whitespace()).filter(|w| !w.is_empty());
+        let prog = words.next().unwrap_or(&[]);
+        let prog = prog.strip_prefix(b"|").unwrap_or(prog);
+        let arg = words.next().unwrap_or(&[]);
+        let (p, a) = match self.excluded.iter().position(|&c| c == b' ') {
+            Some(i) => (
+                self.excluded.get(..i).unwrap_or(&[]),
+                self.excluded.get(i + 1..).unwrap_or(&[]),
+            ),
+            None => return false,
+        };
+        prog == p && arg == a
     }
 
     /// Reads one file's text and keeps its best line if it beats the best so
@@ -73,7 +105,7 @@ impl Best {
                 }
             };
             let Some(w) = wildness(&line, &data) else { continue };
-            if self.wildness.is_some_and(|best| best <= w) {
+            if self.wildness.is_some_and(|best| best <= w) || self.is_excluded(line.action) {
                 continue;
             }
             self.action.clear();
@@ -366,5 +398,25 @@ negate\t*\t*\t\t*\t\t/bin/keyctl negate %k 30 %S
         assert_eq!(best.feed(0, b"", &query("create", "t", b"d", "x")), 0);
         assert!(best.chosen().is_none());
         assert!(best.first_diagnostic().is_none());
+    }
+
+    #[test]
+    fn excluded_lines_are_passed_over() {
+        let conf: &[u8] = b"create * * * /sbin/upcall-agent broker %o %k\n\
+create user * * |/bin/cat\n\
+create * * * /sbin/upcall-agent dns-resolver %k\n";
+        let q = query("create", "user", b"x", "");
+        let mut b = Best::new();
+        b.feed(0, conf, &q);
+        assert_eq!(b.chosen().map(|c| c.program), Some(&b"/bin/cat"[..]));
+        let q = query("create", "logon", b"x", "");
+        let mut b = Best::new();
+        b.feed(0, conf, &q);
+        assert_eq!(b.chosen().map(|c| c.args().next()), Some(Some(&b"broker"[..])));
+        let mut b = Best::new();
+        b.exclude(b"/sbin/upcall-agent", b"broker");
+        b.feed(0, conf, &q);
+        // The broker's own line is skipped; the same program in another mode is not.
+        assert_eq!(b.chosen().map(|c| c.args().next()), Some(Some(&b"dns-resolver"[..])));
     }
 }
