@@ -131,6 +131,16 @@ impl Failure {
         }
     }
 
+    /// Across the names of the search list, as glibc's res_search: a name
+    /// that exists without data of the asked type makes the whole lookup
+    /// NO_DATA, whatever the other names gave; otherwise as [`Failure::merge`].
+    pub fn merge_names(a: Option<Failure>, b: Failure) -> Failure {
+        if a == Some(Failure::NoData) || b == Failure::NoData {
+            return Failure::NoData;
+        }
+        Failure::merge(a, b)
+    }
+
     /// The more telling of `a` (if any) and `b`.
     pub fn merge(a: Option<Failure>, b: Failure) -> Failure {
         match a {
@@ -609,7 +619,7 @@ impl<'c> Lookup<'c> {
             return;
         }
         let f = self.name_failure.unwrap_or(Failure::NoData);
-        self.failure = Some(Failure::merge(self.failure, f));
+        self.failure = Some(Failure::merge_names(self.failure, f));
         if f == Failure::Timeout {
             self.finish(Err(Failure::Timeout));
         } else {

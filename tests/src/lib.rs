@@ -54,6 +54,27 @@ pub fn keel_bin() -> PathBuf {
     }
 }
 
+/// The upcall-agent binary under test: `$KEEL_AGENT_BIN` (`cargo xtask
+/// test` builds it and sets it; by hand: `cargo xtask build`, then
+/// KEEL_AGENT_BIN=$PWD/target/release/upcall-agent).
+pub fn agent_bin() -> PathBuf {
+    match std::env::var_os("KEEL_AGENT_BIN") {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "KEEL_AGENT_BIN={} does not exist: run `cargo xtask build`",
+                p.display()
+            );
+            p
+        }
+        _ => panic!(
+            "KEEL_AGENT_BIN is not set: these tests drive the built upcall-agent. Run `cargo xtask test`, \
+             or `cargo xtask build` and then KEEL_AGENT_BIN=$PWD/target/release/upcall-agent cargo test"
+        ),
+    }
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }

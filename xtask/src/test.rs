@@ -4,7 +4,8 @@
 //! 1. packages: the Debian packages the tests use (installed as root);
 //! 2. build: the static keel binary (release), checked static; aarch64 check;
 //! 3. cargo test: every host crate's unit tests, the integration tests in
-//!    tests/ and supervisor/tests/ (KEEL_BIN points at the binary);
+//!    tests/ and supervisor/tests/ (KEEL_BIN points at keel, KEEL_AGENT_BIN
+//!    at upcall-agent);
 //! 4. fuzz: each target in fuzz/fuzz_targets/ for 30 s (`--quick`: skipped);
 //! 5. demo: `cargo xtask run --host` must end by itself with status 0;
 //! 6. vm: the VM tests ([`vm_tests`]: xtask/src/scenarios.rs), the VM demo
@@ -19,7 +20,13 @@ use std::time::{Duration, Instant};
 const CARGO_TEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const FUZZ_SECONDS: u32 = 30;
 /// Steps that run no test of their own.
-const SETUP_STEPS: [&str; 4] = ["packages", "build keel", "aarch64 check", "fuzz: build"];
+const SETUP_STEPS: [&str; 5] = [
+    "packages",
+    "build keel",
+    "build upcall-agent",
+    "aarch64 check",
+    "fuzz: build",
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -75,6 +82,13 @@ pub fn cmd_test(o: &Options) -> Result<()> {
         keel_bin = Some(b.path);
         Ok((Outcome::Ok, d))
     });
+    let mut agent_bin: Option<PathBuf> = None;
+    step(&mut steps, "build upcall-agent", || {
+        let b = keel::build_agent()?;
+        let d = format!("{}, {}", b.path.display(), util::fmt_size(b.size));
+        agent_bin = Some(b.path);
+        Ok((Outcome::Ok, d))
+    });
     step(&mut steps, "aarch64 check", || {
         let r = keel::check_aarch64()?;
         Ok((
@@ -87,7 +101,9 @@ pub fn cmd_test(o: &Options) -> Result<()> {
         ))
     });
 
-    step(&mut steps, "cargo test", || cargo_test(keel_bin.as_ref(), &mut counts));
+    step(&mut steps, "cargo test", || {
+        cargo_test(keel_bin.as_ref(), agent_bin.as_ref(), &mut counts)
+    });
 
     if o.quick {
         steps.push(Step {
@@ -196,7 +212,11 @@ pub fn parse_test_result(line: &str) -> Option<(u64, u64, u64)> {
     Some((num("passed")?, num("failed")?, num("ignored").unwrap_or(0)))
 }
 
-fn cargo_test(keel_bin: Option<&PathBuf>, counts: &mut Counts) -> Result<(Outcome, String)> {
+fn cargo_test(
+    keel_bin: Option<&PathBuf>,
+    agent_bin: Option<&PathBuf>,
+    counts: &mut Counts,
+) -> Result<(Outcome, String)> {
     let mut c = util::cargo();
     c.args(["test", "--workspace", "--no-fail-fast"]);
     // The static no_std binaries (keel-init, the floor, …) are built on their
@@ -209,6 +229,14 @@ fn cargo_test(keel_bin: Option<&PathBuf>, counts: &mut Counts) -> Result<(Outcom
             c.env("KEEL_BIN", b);
         }
         None => println!("xtask: keel did not build: KEEL_BIN is unset, the integration tests will say so"),
+    }
+    match agent_bin {
+        Some(b) => {
+            c.env("KEEL_AGENT_BIN", b);
+        }
+        None => {
+            println!("xtask: upcall-agent did not build: KEEL_AGENT_BIN is unset, the integration tests will say so")
+        }
     }
     let (mut p, mut f, mut i) = (0, 0, 0);
     let ended = util::run_streaming(&mut c, CARGO_TEST_TIMEOUT, |l| {

@@ -642,3 +642,24 @@ fn unsendable_queries_fail_their_try_at_once() {
     assert_eq!(sends, 2);
     assert_eq!(l.result().unwrap().unwrap_err(), Failure::Timeout);
 }
+
+#[test]
+fn no_data_from_any_search_name_wins() {
+    // `v4` with `search test`: v4.test exists without AAAA (NO_DATA), the
+    // single label is REFUSED; glibc says NO_DATA, and so does keel.
+    let c = conf("nameserver 10.0.0.1\nsearch test\n");
+    let mut z = Zone::default();
+    z.add("v4.test", rtype::A, a("v4.test", 40, [10, 0, 0, 4]));
+    let v6 = Want::Addresses {
+        v4: false,
+        v6: true,
+        one: false,
+    };
+    let mut l = Lookup::new(&c, b"", q("v4", v6));
+    drive(
+        &mut l,
+        &z,
+        |_, name, _, _| if name == "v4" { Reply::Rcode(5) } else { Reply::Zone },
+    );
+    assert_eq!(l.result().unwrap().unwrap_err(), Failure::NoData);
+}

@@ -420,10 +420,23 @@ impl Runtime<'_> {
         let name = self.name(i);
         let mut buf = SpecBuf::new();
         let Some(dir) = &self.config_dir else { return };
-        if config::read(dir, name, &mut buf).is_err() {
+        // The agent takes the container's bounding set and rlimits from its
+        // spec as it is now (a changed file restarts the container anyway).
+        if let Err(e) = config::read(dir, name, &mut buf) {
+            error!(
+                "keel: container ",
+                name, ": upcall agent: reading its spec: ", e, " (no agent: its key requests are refused)"
+            );
             return;
         }
-        let Ok(spec) = spec::parse(&mut buf) else { return };
+        let Ok(spec) = spec::parse(&mut buf) else {
+            error!(
+                "keel: container ",
+                self.name(i),
+                ": upcall agent: its spec no longer parses (no agent: its key requests are refused)"
+            );
+            return;
+        };
         let started = agent::start(image, init.as_fd(), r.cgroup.as_ref().map(|f| f.as_fd()), &spec, None);
         match started {
             Ok(s) => {
