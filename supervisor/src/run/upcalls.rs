@@ -39,8 +39,11 @@ pub(super) struct Upcalls {
 /// One broker connection.
 pub(super) struct Conn {
     fd: OwnedFd,
-    /// The container it was routed to (counted in its in-flight number).
+    /// The container it came from.
     container: Option<usize>,
+    /// Handed to that container's agent: counted in its requests in flight
+    /// until the broker goes.
+    in_flight: bool,
     routed: bool,
     logged: bool,
     t0: u64,
@@ -203,6 +206,7 @@ impl Runtime<'_> {
             let conn = Conn {
                 fd,
                 container: None,
+                in_flight: false,
                 routed: false,
                 logged: false,
                 t0: clock::now(),
@@ -318,6 +322,8 @@ impl Runtime<'_> {
         conn.ty = Vec::from_slice(r.ty).unwrap_or_default();
         conn.kernel = r.flags & w::FLAG_KERNEL != 0;
         conn.container = container;
+        let handed = container.is_some() && matches!(decision, Decision::Agent { .. });
+        conn.in_flight = handed;
         let sent = msg.encode(&mut out).map_err(|_| Errno::INVAL).and_then(|n| {
             keel_rt::sock::send(
                 &conn.fd,
@@ -328,14 +334,9 @@ impl Runtime<'_> {
         if let Err(e) = sent {
             debug!("keel: upcalls: answering a broker: ", e);
         }
-        if let (Some(i), Decision::Agent { .. }) = (container, decision) {
+        if let (Some(i), true) = (container, handed) {
             if let Some(u) = self.st.upc.get_mut(i) {
                 u.in_flight += 1;
-            }
-        } else if let Some(conn) = self.st.conns.get_mut(c) {
-            // Not counted in flight: forget the container for the count.
-            if container.is_some() && !matches!(decision, Decision::Agent { .. }) {
-                conn.container = container.map(|i| i | NOT_COUNTED);
             }
         }
     }
@@ -343,7 +344,7 @@ impl Runtime<'_> {
     fn log_outcome(&mut self, c: usize, o: w::Outcome) {
         let Some(conn) = self.st.conns.get_mut(c) else { return };
         conn.logged = true;
-        let container = conn.container.map(|i| i & !NOT_COUNTED);
+        let container = conn.container;
         let mut l = keel_rt::Line::new();
         l.str("keel: upcall from ");
         match container {
@@ -378,11 +379,9 @@ impl Runtime<'_> {
     fn close_conn(&mut self, c: usize) {
         let Some(conn) = self.st.conns.take(c) else { return };
         let _ = epoll::delete(&self.epoll, &conn.fd);
-        if let Some(i) = conn.container {
-            if i & NOT_COUNTED == 0 {
-                if let Some(u) = self.st.upc.get_mut(i) {
-                    u.in_flight = u.in_flight.saturating_sub(1);
-                }
+        if let (Some(i), true) = (conn.container, conn.in_flight) {
+            if let Some(u) = self.st.upc.get_mut(i) {
+                u.in_flight = u.in_flight.saturating_sub(1);
             }
         }
         if conn.routed && !conn.logged {
@@ -616,8 +615,6 @@ impl Runtime<'_> {
     }
 }
 
-/// Marks a connection's container as not counted in flight (a refusal).
-const NOT_COUNTED: usize = 1 << 31;
 
 /// A new request socket pair: one end goes to the agent (Assign), the
 /// other is returned for the broker.
