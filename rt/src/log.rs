@@ -118,7 +118,10 @@ fn emit_to(level: Level, msg: &[u8], to_console: bool) {
     let kmsg = kmsg_fd();
     if kmsg >= 0 {
         let mut l = Line::new();
-        l.bytes(b"<").u64(level as u64).bytes(b">").bytes(msg);
+        // The newline ends the record: without it the kernel keeps the
+        // record open for a continuation, and /dev/kmsg readers do not see
+        // it until another record is written.
+        l.bytes(b"<").u64(level as u64).bytes(b">").bytes(msg).bytes(b"\n");
         write_all(kmsg, l.as_bytes());
     }
     let console = CONSOLE_FD.load(Relaxed);

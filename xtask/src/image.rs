@@ -47,6 +47,10 @@ pub const NFS4_MODULES: &[&str] = &[
 #[derive(Clone)]
 pub struct Base {
     image: Image,
+    /// The kernel tree and the module set the base was made with: a
+    /// scenario's [`Contents::modules`] are added to that set.
+    kernel: Option<keel_rootfs::KernelTree>,
+    modules: Vec<String>,
 }
 
 /// busybox's applets (from `busybox --list`).
@@ -112,7 +116,11 @@ impl Base {
             let k = kernel.ok_or("modules asked for, but no kernel tree")?;
             img.add_modules(&module_set(k, modules)?).map_err(err)?;
         }
-        Ok(Base { image: img })
+        Ok(Base {
+            image: img,
+            kernel: kernel.cloned(),
+            modules: modules.iter().map(|m| m.to_string()).collect(),
+        })
     }
 
     /// Replaces /init (a busybox script for the harness' own test).
@@ -124,6 +132,15 @@ impl Base {
     /// The base plus `c`, written to `out` (uncompressed). Returns the size.
     pub fn write(&self, c: &Contents, out: &Path) -> Result<u64> {
         let mut img = self.image.clone();
+        if !c.modules.is_empty() {
+            // The base's set and the scenario's, with one modules.dep for both.
+            let k = self
+                .kernel
+                .as_ref()
+                .ok_or("the scenario adds modules, but its base has no kernel tree (BaseKind::KeelModules)")?;
+            let all: Vec<&str> = self.modules.iter().chain(&c.modules).map(String::as_str).collect();
+            img.add_modules(&module_set(k, &all)?).map_err(err)?;
+        }
         c.add_to(&mut img);
         if let Some(d) = out.parent() {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
@@ -149,6 +166,9 @@ pub struct Contents {
     pub containers: Vec<(String, String)>,
     /// (absolute path, contents, mode).
     pub files: Vec<(String, Vec<u8>, u32)>,
+    /// Kernel modules added to the base's set, with their dependencies (a
+    /// base with a kernel tree: BaseKind::KeelModules).
+    pub modules: Vec<String>,
 }
 
 impl Contents {

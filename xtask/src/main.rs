@@ -13,6 +13,7 @@ mod bench_vm;
 mod demo;
 mod demo_vm;
 mod deps;
+mod dns_vm;
 mod elf;
 mod image;
 mod keel;

@@ -304,6 +304,7 @@ pub fn all() -> Vec<Scenario> {
         harness_panic(),
     ]);
     v.extend(crate::upcall_vm::all());
+    v.extend(crate::dns_vm::all());
     v.extend(faults());
     v
 }

@@ -124,6 +124,10 @@ pub struct Runtime<'o> {
     up: Option<Upcalls>,
     /// When the upcall counters are next written to the status file.
     status_due: Option<u64>,
+    /// A deep path ran (spawn, reload, adoption): trim the stack before
+    /// sleeping; else at most once a second.
+    trim_due: bool,
+    trimmed_at: u64,
 }
 
 /// Runs the table until it ends (or, with --stay, until a stop signal).
@@ -225,6 +229,8 @@ impl<'o> Runtime<'o> {
             all_running_seen: false,
             up: None,
             status_due: None,
+            trim_due: true,
+            trimmed_at: 0,
         })
     }
 
@@ -278,8 +284,16 @@ impl<'o> Runtime<'o> {
             }
             self.arm_timer();
             // Deep paths (spawn, reload) leave their frames resident: give
-            // them back before sleeping (the RSS budget of issue 2).
-            sys::trim_stack(STACK_KEEP);
+            // them back before sleeping (the RSS budget of issue 2). Upcall
+            // events come by the thousand and touch the same few pages each
+            // time: for them, at most once a second (each trim costs two
+            // system calls and the pages' faults on the next event).
+            let now = clock::now();
+            if self.trim_due || now.saturating_sub(self.trimmed_at) >= 1000 {
+                sys::trim_stack(STACK_KEEP);
+                self.trim_due = false;
+                self.trimmed_at = now;
+            }
             let n = match epoll::wait(&self.epoll, &mut events, None) {
                 Ok((ready, _)) => {
                     let mut toks: Vec<(u64, epoll::EventFlags), EVENTS_PER_WAIT> = Vec::new();
@@ -303,6 +317,9 @@ impl<'o> Runtime<'o> {
     #[inline(never)]
     fn dispatch(&mut self, tok: u64, flags: epoll::EventFlags) {
         let slot = (tok & 0xffff_ffff) as usize;
+        if !matches!(tok >> 32, upcalls::K_LISTEN | upcalls::K_CONN) {
+            self.trim_due = true;
+        }
         match tok >> 32 {
             K_SIGNAL => self.on_signals(),
             K_TIMER => {

@@ -230,7 +230,12 @@ impl Runtime<'_> {
         };
         match (w::decode(buf.get(..n).unwrap_or(&[])), conn.routed) {
             (Ok(Msg::Request(r)), false) => self.route_request(c, &r),
-            (Ok(Msg::Outcome(o)), true) => self.log_outcome(c, o),
+            (Ok(Msg::Outcome(o)), true) => {
+                self.log_outcome(c, o);
+                if flags.intersects(epoll::EventFlags::HUP | epoll::EventFlags::RDHUP) {
+                    self.close_conn(c);
+                }
+            }
             (Ok(_), _) => {
                 warn!("keel: upcalls: unexpected message from a broker");
                 self.close_conn(c);
@@ -334,6 +339,11 @@ impl Runtime<'_> {
         if let Err(e) = sent {
             debug!("keel: upcalls: answering a broker: ", e);
         }
+        // From now on keel waits for the broker to end, and reads its
+        // outcome then: woken by the outcome itself, keel (at a higher
+        // priority) would run before the broker exits — and the requester
+        // waits for that exit.
+        let _ = epoll::modify(&self.epoll, &conn.fd, token(K_CONN, c), epoll::EventFlags::RDHUP);
         if let (Some(i), true) = (container, handed) {
             if let Some(u) = self.st.upc.get_mut(i) {
                 u.in_flight += 1;
@@ -614,7 +624,6 @@ impl Runtime<'_> {
         }
     }
 }
-
 
 /// A new request socket pair: one end goes to the agent (Assign), the
 /// other is returned for the broker.
