@@ -646,6 +646,37 @@ pub(super) fn clean_stale() -> Result<Vec<String>> {
 
 /// Undoes everything the section changed on the host: on Drop, and on
 /// SIGINT, SIGTERM and SIGHUP (then dies of the signal).
+/// Bind-mounts (`on`) or unmounts one file, keeping `flag` true whenever
+/// the mount may exist: set before mounting, so that a signal right after
+/// the mount undoes it; cleared only once unmounted.
+fn set_mount(
+    flag: &AtomicBool,
+    on: bool,
+    mount: impl FnOnce() -> i32,
+    umount: fn() -> i32,
+    what: &str,
+    target: &str,
+) -> Result<()> {
+    if on == flag.load(SeqCst) {
+        return Ok(());
+    }
+    if on {
+        flag.store(true, SeqCst);
+        let e = mount();
+        if e != 0 {
+            flag.store(false, SeqCst);
+            return Err(format!("bind-mounting {what} on {target}: {}", strerror(e)));
+        }
+    } else {
+        let e = umount();
+        if e != 0 {
+            return Err(format!("unmounting {target}: {}", strerror(e)));
+        }
+        flag.store(false, SeqCst);
+    }
+    Ok(())
+}
+
 struct Guard {
     old: Vec<(libc::c_int, libc::sigaction)>,
     done: bool,
@@ -736,53 +767,26 @@ impl Guard {
     }
 
     fn set_broker(&self, on: bool, src: &CStr) -> Result<()> {
-        if on == BROKER_MOUNTED.load(SeqCst) {
-            return Ok(());
-        }
-        if on {
-            // Set first: a signal right after the mount must undo it.
-            BROKER_MOUNTED.store(true, SeqCst);
-            let e = mount_broker(src);
-            if e != 0 {
-                BROKER_MOUNTED.store(false, SeqCst);
-                return Err(format!(
-                    "bind-mounting keel's broker on /sbin/request-key: {}",
-                    strerror(e)
-                ));
-            }
-        } else {
-            let e = umount_broker();
-            if e != 0 {
-                return Err(format!("unmounting /sbin/request-key: {}", strerror(e)));
-            }
-            BROKER_MOUNTED.store(false, SeqCst);
-        }
-        Ok(())
+        set_mount(
+            &BROKER_MOUNTED,
+            on,
+            || mount_broker(src),
+            umount_broker,
+            "keel's broker",
+            "/sbin/request-key",
+        )
     }
 
     /// E's resolv.conf over the host's /etc/resolv.conf, or not.
     fn set_resolv(&self, on: bool, src: &CStr) -> Result<()> {
-        if on == RESOLV_MOUNTED.load(SeqCst) {
-            return Ok(());
-        }
-        if on {
-            RESOLV_MOUNTED.store(true, SeqCst);
-            let e = mount_resolv(src);
-            if e != 0 {
-                RESOLV_MOUNTED.store(false, SeqCst);
-                return Err(format!(
-                    "bind-mounting the bench's resolv.conf on /etc/resolv.conf: {}",
-                    strerror(e)
-                ));
-            }
-        } else {
-            let e = umount_resolv();
-            if e != 0 {
-                return Err(format!("unmounting /etc/resolv.conf: {}", strerror(e)));
-            }
-            RESOLV_MOUNTED.store(false, SeqCst);
-        }
-        Ok(())
+        set_mount(
+            &RESOLV_MOUNTED,
+            on,
+            || mount_resolv(src),
+            umount_resolv,
+            "the bench's resolv.conf",
+            "/etc/resolv.conf",
+        )
     }
 
     /// Undoes everything; what it did or could not do, for the notes.
