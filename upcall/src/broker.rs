@@ -188,8 +188,7 @@ fn scan_proc_keys(auth: i32, thread: i32) -> (i32, bool) {
     };
     let mut buf = [0u8; 4096];
     let mut have = 0usize;
-    loop {
-        let Some(room) = buf.get_mut(have..) else { break };
+    while let Some(room) = buf.get_mut(have..) {
         let n = match rustix::io::read(&fd, room) {
             Ok(n) => n,
             Err(Errno::INTR) => continue,

@@ -38,10 +38,8 @@ pub fn fork() -> Result<Side, Errno> {
             // group exists before anyone signals it.
             let _ = rustix::process::setpgid(rustix::process::Pid::from_raw(pid), rustix::process::Pid::from_raw(pid));
             // SAFETY: CLONE_PIDFD just created this fd; nothing else owns it.
-            Ok(Side::Parent {
-                pid,
-                pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
-            })
+            let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+            Ok(Side::Parent { pid, pidfd })
         }
     }
 }

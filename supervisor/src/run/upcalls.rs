@@ -653,7 +653,7 @@ fn broker_is_trusted(fd: &OwnedFd, own: &[u64; 8]) -> Result<(), &'static str> {
     for k in [NsKind::User, NsKind::Mnt, NsKind::Pid] {
         let mut p = keel_rt::path::CBuf::<64>::from(b"/proc/");
         p.push_u64(pid as u64).push(b"/ns/").push(k.name().as_bytes());
-        let theirs = p.as_cstr().and_then(|c| rustix::fs::stat(c)).map_or(0, |s| s.st_ino);
+        let theirs = p.as_cstr().and_then(rustix::fs::stat).map_or(0, |s| s.st_ino);
         if theirs == 0 || Some(&theirs) != own.get(k.index()) {
             return Err("peer is not in keel's user, mount and pid namespaces");
         }

@@ -214,11 +214,11 @@ fn wait(jobs: &mut Jobs, set: &mut PollSet, until: u64) {
     let now = crate::proc::now_ms();
     let left = until.saturating_sub(now);
     let entries: heapless::Vec<(i32, u64, bool), 8> = set.fds.clone();
-    // SAFETY: every fd in the set is open: a job removes a socket from the set before closing it, and nothing closes one during this call.
-    let borrowed: heapless::Vec<BorrowedFd<'_>, 8> = entries
-        .iter()
-        .map(|&(fd, _, _)| unsafe { BorrowedFd::borrow_raw(fd) })
-        .collect();
+    let borrow = |fd: i32| {
+        // SAFETY: every fd in the set is open: a job removes a socket from the set before closing it, and nothing closes one during this call.
+        unsafe { BorrowedFd::borrow_raw(fd) }
+    };
+    let borrowed: heapless::Vec<BorrowedFd<'_>, 8> = entries.iter().map(|&(fd, _, _)| borrow(fd)).collect();
     let mut pfds: heapless::Vec<PollFd<'_>, 8> = heapless::Vec::new();
     for (fd, &(_, _, write)) in borrowed.iter().zip(entries.iter()) {
         let flags = if write {

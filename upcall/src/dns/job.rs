@@ -76,6 +76,10 @@ static mut INPUTS: [MaybeUninit<Inputs>; JOBS] = [const { MaybeUninit::uninit() 
 static mut LIVE: [MaybeUninit<Job>; JOBS] = [const { MaybeUninit::uninit() }; JOBS];
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
+/// A job index out of range or still in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Busy;
+
 /// The table of jobs; at most one per process.
 pub struct Jobs {
     live: u32,
@@ -115,9 +119,16 @@ impl Jobs {
     /// Starts job `i` for a request: reads the inputs (in this process's
     /// mount namespace) and begins the lookup. Err if `i` is out of range
     /// or still live.
-    pub fn start(&mut self, i: usize, policy: KeyPolicy, desc: &[u8], callout: &[u8], deadline: u64) -> Result<(), ()> {
+    pub fn start(
+        &mut self,
+        i: usize,
+        policy: KeyPolicy,
+        desc: &[u8],
+        callout: &[u8],
+        deadline: u64,
+    ) -> Result<(), Busy> {
         if i >= JOBS || self.is_live(i) {
-            return Err(());
+            return Err(Busy);
         }
         // SAFETY: job `i` holds no lookup (its bit is clear), so nothing borrows INPUTS[i]; this is the only access to it now (one Jobs per process, single-threaded).
         let inputs: &'static mut Inputs = unsafe {
