@@ -1307,7 +1307,7 @@ fn run(keel_bin: &std::result::Result<PathBuf, String>, dir: &Path, rounds: usiz
                 return Err(format!("mounting a tmpfs on {RUN_DIR}: {}", strerror(e)));
             }
             notes.push(format!(
-                "{RUN_DIR} is not a tmpfs here ({} is on the root file system): the bench mounts one there for the run, as /run is on every real system — keel rewrites its status file after each upcall, which on ext4 costs a flush of milliseconds",
+                "{RUN_DIR} is not a tmpfs here ({} is on the root file system): the bench mounts one there for the run, as /run is on every real system — keel rewrites its status file (its upcall counters at most once a second), which on ext4 costs a flush of milliseconds",
                 "/run"
             ));
         }
