@@ -363,9 +363,7 @@ pub fn serve_here(req: &Req, root: Root, deadline: u64) -> Res {
     let mut buf = [0u8; 4096 + 512];
     let q = req.query(&req.op);
     let report = files::choose(root, &q, &mut best, &mut buf);
-    if let Some((p, e)) = &report.unreadable {
-        error!("request-key: ", p.as_bytes(), ": ", *e);
-    }
+    report.log("request-key", &best);
     // A line that runs this very broker again (the one-line install on a
     // keyutils system: `create * * * /sbin/upcall-agent broker …`) would
     // loop: choose again without it.

@@ -7,7 +7,6 @@
 
 use crate::conf::{self, Best, Query};
 use core::ffi::CStr;
-use heapless::Vec;
 use keel_rt::path::CBuf;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -18,11 +17,6 @@ use rustix::io::Errno;
 /// and the kernel's DNS requests must not go unanswered); a catch-all line
 /// of its own (`create * * * …`) keeps them.
 pub const FALLBACK: &[u8] = b"create dns_resolver * * builtin:dns_resolver\n";
-
-/// Most files read from the `.d` directory; more are reported and skipped.
-pub const MAX_FILES: usize = 32;
-/// Longest file name kept.
-const NAME_MAX: usize = 255;
 
 /// Where the configuration lives.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -49,18 +43,53 @@ impl Root {
 }
 
 /// What reading found besides the lines: a file that could not be read,
-/// too many files. The caller logs it; the lookup goes on without it.
+/// files past [`conf::MAX_CONF_FILES`] or with too long a name, the first
+/// malformed line. The caller logs it ([`Report::log`]); the lookup goes on
+/// without them.
 #[derive(Default)]
 pub struct Report {
     pub unreadable: Option<(CBuf<300>, Errno)>,
     pub skipped_files: usize,
     pub files: usize,
+    /// The file of the first malformed line (its line and reason are
+    /// [`Best::first_diagnostic`]'s).
+    pub first_bad_file: Option<CBuf<300>>,
 }
 
-type Name = Vec<u8, NAME_MAX>;
+impl Report {
+    /// One line per problem, prefixed with `who` ("request-key",
+    /// "upcall-agent").
+    pub fn log(&self, who: &str, best: &Best) {
+        if let Some((p, e)) = &self.unreadable {
+            keel_rt::error!(who, ": ", p.as_bytes(), ": ", *e);
+        }
+        if self.skipped_files > 0 {
+            keel_rt::warn!(
+                who,
+                ": ",
+                self.skipped_files as u64,
+                " configuration files passed over (too many, or too long a name)"
+            );
+        }
+        if let (Some(p), Some(d)) = (&self.first_bad_file, best.first_diagnostic()) {
+            keel_rt::warn!(
+                who,
+                ": ",
+                p.as_bytes(),
+                ":",
+                u64::from(d.origin.line),
+                ": ",
+                d.reason,
+                " (",
+                u64::from(best.skipped()),
+                " malformed lines passed over)"
+            );
+        }
+    }
+}
 
 /// The `.d` names in byte order.
-fn sorted_names(dir: &OwnedFd, report: &mut Report, names: &mut Vec<Name, MAX_FILES>) {
+fn sorted_names(dir: &OwnedFd, report: &mut Report, names: &mut conf::ConfNames) {
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2048];
     let mut it = rustix::fs::RawDir::new(dir, &mut buf);
     while let Some(ent) = it.next() {
@@ -74,12 +103,7 @@ fn sorted_names(dir: &OwnedFd, report: &mut Report, names: &mut Vec<Name, MAX_FI
         if t != rustix::fs::FileType::RegularFile && t != rustix::fs::FileType::Unknown {
             continue;
         }
-        let Ok(name) = Name::from_slice(n) else {
-            report.skipped_files += 1;
-            continue;
-        };
-        let at = names.iter().position(|x| x.as_slice() > n).unwrap_or(names.len());
-        if names.insert(at, name).is_err() {
+        if names.insert(n).is_err() {
             report.skipped_files += 1;
         }
     }
@@ -133,15 +157,19 @@ pub fn choose(root: Root, q: &Query<'_>, best: &mut Best, buf: &mut [u8]) -> Rep
         .ok()
     });
     if let Some(dir) = dir {
-        let mut names: Vec<Name, MAX_FILES> = Vec::new();
+        let mut names = conf::ConfNames::new();
         sorted_names(&dir, &mut report, &mut names);
         for name in names.iter() {
             let path = CBuf::<300>::from(name);
             let Ok(cs) = path.as_cstr() else { continue };
             match keel_rt::fs::open_read(&dir, cs) {
                 Ok(fd) => {
+                    let had = best.first_diagnostic().is_some();
                     if let Err(e) = feed_file(&fd, index, q, best, buf) {
                         note(&mut report, root.dir(), name, e);
+                    }
+                    if !had && best.first_diagnostic().is_some() {
+                        report.first_bad_file = Some(joined(root.dir(), name));
                     }
                     report.files += 1;
                 }
@@ -152,8 +180,12 @@ pub fn choose(root: Root, q: &Query<'_>, best: &mut Best, buf: &mut [u8]) -> Rep
     }
     match keel_rt::fs::open_read(rustix::fs::CWD, root.main()) {
         Ok(fd) => {
+            let had = best.first_diagnostic().is_some();
             if let Err(e) = feed_file(&fd, index, q, best, buf) {
                 note(&mut report, b"", root.main().to_bytes(), e);
+            }
+            if !had && best.first_diagnostic().is_some() {
+                report.first_bad_file = Some(CBuf::from(root.main().to_bytes()));
             }
             report.files += 1;
         }
@@ -166,14 +198,18 @@ pub fn choose(root: Root, q: &Query<'_>, best: &mut Best, buf: &mut [u8]) -> Rep
     report
 }
 
+fn joined(dir: &[u8], name: &[u8]) -> CBuf<300> {
+    let mut p = CBuf::<300>::from(dir);
+    if dir.is_empty() {
+        p.push(name);
+    } else {
+        p.join(name);
+    }
+    p
+}
+
 fn note(r: &mut Report, dir: &[u8], name: &[u8], e: Errno) {
     if r.unreadable.is_none() {
-        let mut p = CBuf::<300>::from(dir);
-        if dir.is_empty() {
-            p.push(name);
-        } else {
-            p.join(name);
-        }
-        r.unreadable = Some((p, e));
+        r.unreadable = Some((joined(dir, name), e));
     }
 }

@@ -203,16 +203,17 @@ fn exec(program: &[u8], argv: &Argv) -> Errno {
     unsafe { keel_rt::sys::execveat(keel_rt::sys::AT_FDCWD, p, ptrs.as_ptr(), keel_rt::args::envp_ptr(), 0) }
 }
 
-/// Exit statuses of a worker, read by whoever waits for it.
+/// Exit statuses of a worker, read by whoever waits for it. The worker's
+/// own failures use 243–246, statuses programs seldom give, so that a log
+/// line can tell them from the program's.
 pub mod status {
     /// The program exited 0, or the pipe program's output instantiated the key.
     pub const OK: i32 = 0;
     /// The pipe program failed and the negate line ran (or none matched).
-    pub const NEGATED: i32 = 3;
-    pub const NO_AUTHORITY: i32 = 4;
-    pub const BAD_ARGS: i32 = 5;
-    pub const EXEC_FAILED: i32 = 6;
-    pub const PIPE_FAILED: i32 = 7;
+    pub const NEGATED: i32 = 243;
+    pub const NO_AUTHORITY: i32 = 244;
+    pub const BAD_ARGS: i32 = 245;
+    pub const EXEC_FAILED: i32 = 246;
 }
 
 /// The forked worker: assumes the authority for `req.key`, then runs the
@@ -315,7 +316,6 @@ pub fn status_words(code: u16) -> &'static str {
         status::NO_AUTHORITY => " (could not assume the key's authority)",
         status::BAD_ARGS => " (bad arguments in the configuration line)",
         status::EXEC_FAILED => " (the program could not be executed)",
-        status::PIPE_FAILED => " (the pipe program could not be run)",
         c if c > 128 => " (killed by a signal)",
         _ => "",
     }

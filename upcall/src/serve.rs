@@ -234,9 +234,7 @@ impl Agent {
         let mut buf = [0u8; 4096 + 512];
         let q = req.query(&req.op);
         let report = files::choose(Root::Etc, &q, &mut best, &mut buf);
-        if let Some((p, e)) = &report.unreadable {
-            error!("upcall-agent: ", p.as_bytes(), ": ", *e);
-        }
+        report.log("upcall-agent", &best);
         let Some(line) = best.chosen() else {
             return self.finish(i, Some(Res::NoHandler));
         };

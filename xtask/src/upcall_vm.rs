@@ -321,7 +321,7 @@ fn hostile() -> Scenario {
     let s = Scenario::keel("upcall-hostile")
         .file(
             "/t/h.conf",
-            "create user echo:* * builtin:instantiate %d\ncreate user pipe:* * |/bin/cat\n",
+            "create user echo:* * builtin:instantiate %d\ncreate user pipe:* * |/bin/cat\ncreate user too-few-fields\n",
             0o644,
         )
         .script(
