@@ -50,6 +50,8 @@ pub(super) struct Conn {
     ty: Vec<u8, { w::MAX_TYPE }>,
     /// Made by the kernel itself (wire::upcall::FLAG_KERNEL).
     kernel: bool,
+    /// Routed to this container, whose agent's Hello has not come yet.
+    waiting_for: Option<usize>,
 }
 
 /// A container's running agent.
@@ -212,6 +214,7 @@ impl Runtime<'_> {
                 t0: clock::now(),
                 ty: Vec::new(),
                 kernel: false,
+                waiting_for: None,
             };
             if let Err(conn) = self.st.conns.set(c, conn) {
                 let _ = epoll::delete(&self.epoll, &conn.fd);
@@ -279,6 +282,38 @@ impl Runtime<'_> {
             },
             &cands,
         );
+        if let Some(conn) = self.st.conns.get_mut(c) {
+            conn.routed = true;
+            conn.ty = Vec::from_slice(r.ty).unwrap_or_default();
+            conn.kernel = r.flags & w::FLAG_KERNEL != 0;
+        }
+        match route {
+            Route::Host => self.answer(c, None),
+            Route::Container(i) => {
+                let starting = self
+                    .st
+                    .upc
+                    .get(i)
+                    .and_then(|u| u.agent.as_ref())
+                    .is_some_and(|a| a.keyring == 0);
+                if starting {
+                    // The agent is starting (its keyring comes in its Hello,
+                    // within milliseconds): the broker waits for it, within
+                    // its own 1 s route timeout.
+                    if let Some(conn) = self.st.conns.get_mut(c) {
+                        conn.waiting_for = Some(i);
+                    }
+                } else {
+                    self.answer(c, Some(i));
+                }
+            }
+        }
+    }
+
+    /// Answers broker `c`: the host, or container `i`'s agent (a socket to
+    /// it), or a refusal (no agent: EAGAIN; the cap reached: EDQUOT).
+    fn answer(&mut self, c: usize, container: Option<usize>) {
+        let Some(up) = &self.up else { return };
         let deadline_ms = up.settings.deadline_ms;
         let cap = up.settings.cap;
         let refuse = |errno| Decision::Reject {
@@ -286,18 +321,18 @@ impl Runtime<'_> {
             timeout_s: up::REFUSAL_TIMEOUT_S,
         };
         let mut passed: Option<OwnedFd> = None;
-        let (decision, container) = match route {
-            Route::Host => (Decision::Host, None),
-            Route::Container(i) => {
+        let decision = match container {
+            None => Decision::Host,
+            Some(i) => {
                 let u = self.st.upc.get(i);
                 let agent = u.and_then(|u| u.agent.as_ref()).filter(|a| a.keyring > 0);
                 match agent {
-                    None => (refuse(up::EAGAIN), Some(i)),
-                    Some(_) if u.is_some_and(|u| u.in_flight >= cap) => (refuse(up::EDQUOT), Some(i)),
+                    None => refuse(up::EAGAIN),
+                    Some(_) if u.is_some_and(|u| u.in_flight >= cap) => refuse(up::EDQUOT),
                     Some(a) => match assign(a) {
                         Ok(fd) => {
                             passed = Some(fd);
-                            (Decision::Agent { keyring: a.keyring }, Some(i))
+                            Decision::Agent { keyring: a.keyring }
                         }
                         Err(e) => {
                             warn!(
@@ -306,7 +341,7 @@ impl Runtime<'_> {
                                 ": handing a request to its agent: ",
                                 e
                             );
-                            (refuse(up::EAGAIN), Some(i))
+                            refuse(up::EAGAIN)
                         }
                     },
                 }
@@ -323,9 +358,7 @@ impl Runtime<'_> {
             name: &name,
         });
         let Some(conn) = self.st.conns.get_mut(c) else { return };
-        conn.routed = true;
-        conn.ty = Vec::from_slice(r.ty).unwrap_or_default();
-        conn.kernel = r.flags & w::FLAG_KERNEL != 0;
+        conn.waiting_for = None;
         conn.container = container;
         let handed = container.is_some() && matches!(decision, Decision::Agent { .. });
         conn.in_flight = handed;
@@ -348,6 +381,21 @@ impl Runtime<'_> {
             if let Some(u) = self.st.upc.get_mut(i) {
                 u.in_flight += 1;
             }
+        }
+    }
+
+    /// Answers the brokers waiting for container `i`'s agent (its Hello
+    /// came, or it is gone: then they are refused).
+    fn answer_waiting(&mut self, i: usize) {
+        let waiting: Vec<usize, { MAX_CONNS }> = self
+            .st
+            .conns
+            .iter()
+            .filter(|(_, conn)| conn.waiting_for == Some(i))
+            .map(|(c, _)| c)
+            .collect();
+        for c in waiting {
+            self.answer(c, Some(i));
         }
     }
 
@@ -494,6 +542,7 @@ impl Runtime<'_> {
                         x.agent_keyring = keyring;
                     }
                     self.st.table.dirty = true;
+                    self.answer_waiting(i);
                 }
                 // After the Hello the agent speaks for the container: nothing
                 // it says changes what keel believes.
