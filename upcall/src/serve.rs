@@ -186,6 +186,9 @@ impl Agent {
             warn!("upcall-agent: ", SLOTS as u64, " requests in flight: one refused");
             return;
         };
+        // Non-blocking: an event left over from the slot's previous request
+        // must not hold the loop in recv.
+        let _ = rustix::fs::fcntl_setfl(&sock, rustix::fs::OFlags::NONBLOCK);
         let tok = epoll::EventData::new_u64(K_SOCK | i as u64);
         if epoll::add(&self.epoll, &sock, tok, epoll::EventFlags::IN).is_err() {
             return;

@@ -72,7 +72,15 @@ pub(crate) fn with_helper(s: Scenario, name: &str) -> Scenario {
 }
 
 pub fn all() -> Vec<Scenario> {
-    vec![flood(), route(), keyring(), agent_death(), unreachable(), hostile()]
+    vec![
+        flood(),
+        route(),
+        keyring(),
+        agent_death(),
+        stopped_agent(),
+        unreachable(),
+        hostile(),
+    ]
 }
 
 /// Two containers with their own request-key.conf, host name and network
@@ -259,6 +267,57 @@ eq after-restart "$(req ok:2 y)" "fine"
         .console_has("restarting it")
         .timeout(120);
     files_for_upcalls(s)
+}
+
+/// A container's root stops its own agent (SIGSTOP) and makes 24 requests
+/// with the cap at its most (16): they time out at the deadline or are
+/// refused past the cap, none is served, and another container's requests
+/// are served at once meanwhile — a stopped agent holds its own container's
+/// slots, never keel (whose end of every agent channel is non-blocking).
+fn stopped_agent() -> Scenario {
+    let s = Scenario::keel("upcall-stopped-agent")
+        .conf("upcall_deadline 3s\nupcall_cap 16\n")
+        .file("/t/s.conf", "create user s:* * builtin:instantiate never\n", 0o644)
+        .file("/t/o.conf", "create user o:* * builtin:instantiate fine\n", 0o644)
+        .script(
+            "stopper",
+            r#". /t/lib.sh
+agent() { grep "^name=stopper " /run/keel/containers | sed 's/.* agent=\([0-9-]*\) .*/\1/'; }
+i=0; while [ "$(agent)" = "-" ]; do i=$((i+1)); [ $i -gt 100 ] && break; sleep 0.1; done
+kill -STOP $(agent)
+w=0
+while [ $w -lt 24 ]; do w=$((w+1)); flood s:$w 1 > /tmp/s.$w & done
+touch /run/stopped
+wait
+cat /tmp/s.* > /tmp/all
+data stopped_results "$(sort /tmp/all | awk '{ print $2 }' | sort | uniq -c | tr '\n' ';')"
+check stopped-none-served sh -c "! grep -q ' ok$' /tmp/all"
+touch /run/stopper-done
+"#,
+        )
+        .script(
+            "other",
+            r#". /t/lib.sh
+waitfor /run/stopped 60
+sleep 1
+flood o:x 3 > /tmp/o
+data other "$(tr '\n' ';' < /tmp/o)"
+eq other-served "$(grep -c ' ok$' /tmp/o)" 3
+worst=$(awk '{ if ($1 > m) m = $1 } END { print m + 0 }' /tmp/o)
+check other-fast awk "BEGIN { exit !($worst < 1000) }"
+"#,
+        )
+        .container(
+            "stopper",
+            "hostname hs\nns pid host\nmount bind /t/s.conf /etc/request-key.conf\nargs /bin/sh /t/stopper.sh\nstdio log\nrestart never\n",
+        )
+        .container(
+            "other",
+            "hostname ho\nmount bind /t/o.conf /etc/request-key.conf\nargs /bin/sh /t/other.sh\nstdio log\nrestart never\n",
+        )
+        .pass(&["stopped-none-served", "other-served", "other-fast"])
+        .timeout(120);
+    with_helper(files_for_upcalls(s), "flood")
 }
 
 /// keel unreachable: a socket that never answers (what a stopped keel

@@ -548,6 +548,7 @@ impl Runtime<'_> {
                 // it says changes what keel believes.
                 _ => {}
             },
+            Err(Errno::AGAIN) | Err(Errno::INTR) => {}
             Ok(_) | Err(_) => {
                 // The agent is gone; the reap restarts it.
                 let _ = epoll::delete(&self.epoll, &a.channel);

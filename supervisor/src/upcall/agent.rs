@@ -69,6 +69,10 @@ pub fn start(
     fault: Option<u16>,
 ) -> Result<Started, Failure> {
     let (ours, theirs) = keel_rt::sock::pair().map_err(|e| Failure::new(spawn::Step::Pipe, e))?;
+    // keel's end never blocks: an agent that stops reading (a container's
+    // root can SIGSTOP its own agent) fills its queue, and then keel refuses
+    // that container's requests (EAGAIN) instead of hanging in send.
+    rustix::fs::fcntl_setfl(&ours, rustix::fs::OFlags::NONBLOCK).map_err(|e| Failure::new(spawn::Step::Pipe, e))?;
     let b = spec.caps.bounding;
     // SAFETY: fd 2 is keel's own stderr (or console), open for its whole life.
     let stderr = unsafe { BorrowedFd::borrow_raw(2) };
