@@ -389,7 +389,7 @@ pub fn serve_here(req: &Req, root: Root, deadline: u64) -> Res {
     }
     if let Some(name) = line.builtin {
         let mut argv = Argv::new();
-        return match handle::expand(&line, &q, &mut argv) {
+        return match handle::expand(&line, &q, &mut argv, handle::Lookups::Allowed) {
             Ok(()) => handle::builtin(name, &argv, req.key),
             Err(e) => Res::Failed(e.raw_os_error() as u16),
         };
@@ -450,7 +450,7 @@ fn debug(k: &KeyArgs<'_>, req: &mut Req, root: Root) -> i32 {
     match best.chosen() {
         Some(line) => {
             let mut argv = Argv::new();
-            let _ = handle::expand(&line, &q, &mut argv);
+            let _ = handle::expand(&line, &q, &mut argv, handle::Lookups::Allowed);
             let mut l = keel_rt::Line::new();
             l.bytes(b"request-key: chosen: ")
                 .bytes(if line.pipe { b"|" } else { b"" })

@@ -109,12 +109,13 @@ impl Default for Argv {
 /// Expands every argument of `line` (program name first, as its basename)
 /// into `argv`. `%{type:desc}` is looked up in the requester's keyrings,
 /// which needs the authority assumed.
-pub fn expand(line: &Chosen<'_>, q: &Query<'_>, argv: &mut Argv) -> Result<(), Errno> {
+pub fn expand(line: &Chosen<'_>, q: &Query<'_>, argv: &mut Argv, lookups: Lookups) -> Result<(), Errno> {
     argv.push(crate::cli::basename(line.program))?;
     let mut tmp = [0u8; 4200];
     for a in line.args() {
         match conf::expand(a, q, &mut tmp).map_err(|_| Errno::INVAL)? {
             Expanded::Text(t) => argv.push(t)?,
+            Expanded::Lookup { .. } if lookups == Lookups::Refused => return Err(Errno::PERM),
             Expanded::Lookup { ty, desc } => {
                 let mut val = [0u8; 4096];
                 let v = lookup(ty, desc, &mut val)?;
@@ -123,6 +124,17 @@ pub fn expand(line: &Chosen<'_>, q: &Query<'_>, argv: &mut Argv) -> Result<(), E
         }
     }
     Ok(())
+}
+
+/// Whether `%{type:desc}` may be looked up where a line is expanded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookups {
+    Allowed,
+    /// In the agent itself: its searches would cover its own keyring, which
+    /// holds other requests' authorities and whatever a container root
+    /// without a user namespace linked into it. Workers (which run a
+    /// program) switch to a keyring of their own first and may look up.
+    Refused,
 }
 
 /// `%{type:desc}`: the payload of a key found with request_key(type, desc)
@@ -228,12 +240,23 @@ pub fn worker(req: &Req, root: Root, best: &Best, op: &[u8]) -> ! {
     if keys::assume_authority(req.key).is_err() {
         keel_rt::exit(status::NO_AUTHORITY);
     }
+    // The handler gets a session keyring of its own holding only this
+    // request's authorisation key — what keyutils' handlers get (the
+    // kernel's `_req` keyring) — not the agent's keyring, which holds other
+    // requests' authorities and whatever a container root without a user
+    // namespace could link into it (its owner may Write): neither reaches
+    // the handler's searches (`%{type:desc}`, the program's own
+    // request_key). The authorisation key itself stays possessed, so the
+    // program can still describe the key through it.
+    if keys::join_anonymous_session().is_ok() {
+        let _ = keys::link(keys::KEY_SPEC_REQKEY_AUTH_KEY, keys::KEY_SPEC_SESSION_KEYRING);
+    }
     let Some(line) = best.chosen() else {
         keel_rt::exit(status::BAD_ARGS)
     };
     let q = req.query(op);
     let mut argv = Argv::new();
-    if expand(&line, &q, &mut argv).is_err() {
+    if expand(&line, &q, &mut argv, Lookups::Allowed).is_err() {
         keel_rt::exit(status::BAD_ARGS);
     }
     if !line.pipe {
@@ -295,7 +318,7 @@ fn negate(req: &Req, root: Root) -> ! {
     let _ = files::choose(root, &q, &mut best, &mut buf);
     if let Some(line) = best.chosen() {
         let mut argv = Argv::new();
-        if expand(&line, &q, &mut argv).is_ok() {
+        if expand(&line, &q, &mut argv, Lookups::Allowed).is_ok() {
             if let Some(b) = line.builtin {
                 let _ = builtin(b, &argv, req.key);
                 keel_rt::exit(status::NEGATED);

@@ -248,7 +248,7 @@ impl Agent {
             let r = match keys::assume_authority(req.key) {
                 Ok(_) => {
                     let mut argv = Argv::new();
-                    let r = match handle::expand(&line, &q, &mut argv) {
+                    let r = match handle::expand(&line, &q, &mut argv, handle::Lookups::Refused) {
                         Ok(()) => handle::builtin(name, &argv, req.key),
                         Err(e) => Res::Failed(e.raw_os_error() as u16),
                     };

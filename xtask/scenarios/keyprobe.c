@@ -8,6 +8,8 @@
  *   setperm K   KEYCTL_SETPERM K 0x3f3f0000
  *   assume K    KEYCTL_ASSUME_AUTHORITY K (K: a key under construction)
  *   join NAME   KEYCTL_JOIN_SESSION_KEYRING NAME (prints the joined serial)
+ *   plant K     adds user key "planted" (payload "secret") to the session
+ *               keyring and links it into keyring K
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +50,11 @@ int main(int argc, char **argv) {
         r = syscall(SYS_keyctl, KEYCTL_ASSUME_AUTHORITY, k);
     else if (!strcmp(op, "join"))
         r = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, argv[2]);
+    else if (!strcmp(op, "plant")) {
+        r = syscall(SYS_add_key, "user", "planted", "secret", 6, KEY_SPEC_SESSION_KEYRING);
+        if (r >= 0)
+            r = syscall(SYS_keyctl, KEYCTL_LINK, r, k);
+    }
     else {
         fprintf(stderr, "keyprobe: unknown op %s\n", op);
         return 2;

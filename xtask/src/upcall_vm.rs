@@ -165,8 +165,15 @@ eq route-pidhost "$(req test:h2 call-h2)" "$(who host call-h2)"
 /// the host's binary stays as it was (§1.12).
 fn keyring() -> Scenario {
     let s = Scenario::keel("upcall-keyring")
-        .file("/t/v.conf", "create user slow:* * |/bin/sh /t/slow.sh\n", 0o644)
+        .file(
+            "/t/v.conf",
+            "create user slow:* * |/bin/sh /t/slow.sh\n\
+             create user lookup:* * |/bin/sh /t/arg.sh %{user:planted}\n\
+             create user blookup:* * builtin:instantiate %{user:planted}\n",
+            0o644,
+        )
         .file("/t/slow.sh", "#!/bin/sh\nsleep 4\necho late\n", 0o755)
+        .file("/t/arg.sh", "#!/bin/sh\ncat > /dev/null\nprintf '%s' \"$1\"\n", 0o755)
         .script(
             "victim",
             r#". /t/lib.sh
@@ -175,6 +182,13 @@ fn keyring() -> Scenario {
 req slow:held x > /run/held.out &
 waitfor /run/evil-done 60
 wait
+# A key another container linked into this agent's keyring is not what a
+# handler's %{user:planted} finds: programs run with a keyring of their own,
+# and the agent refuses lookups in built-ins.
+got=$(req lookup:1 x)
+case "$got" in *secret*) fail planted-not-seen "the handler found the planted key: $got";; *) pass planted-not-seen "$got";; esac
+got=$(req blookup:1 x)
+case "$got" in *secret*) fail planted-not-seen-builtin "$got";; *) pass planted-not-seen-builtin "$got";; esac
 "#,
         )
         .script(
@@ -201,6 +215,8 @@ if ( exec 3>>/proc/$A/exe ) 2>/dev/null; then fail exe-write "opened /proc/$A/ex
 if ( echo x >> /proc/$A/exe ) 2>/dev/null; then fail exe-append "wrote to /proc/$A/exe"; else pass exe-append; fi
 eq exe-hash "$(sha256sum /sbin/upcall-agent | cut -d' ' -f1)" "$before"
 eq exe-is-memfd "$(readlink /proc/$A/exe | cut -c1-18)" "/memfd:upcall-agen"
+# Write is the one right its owner has: linking a key of ours in works.
+data plant "$(keyctl session - keyprobe plant $K 2>/dev/null)"
 touch /run/evil-done
 "#,
         )
@@ -221,6 +237,8 @@ touch /run/evil-done
             "exe-append",
             "exe-hash",
             "exe-is-memfd",
+            "planted-not-seen",
+            "planted-not-seen-builtin",
         ])
         .timeout(120);
     with_helper(files_for_upcalls(s), "keyprobe")
