@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod args;
+pub mod clock;
 #[cfg(feature = "entry")]
 pub mod entry;
 mod errno_names;

@@ -144,8 +144,7 @@ fn isolate(cmd: &mut Command, files: &Files) {
     if Path::new("/etc/nsswitch.conf").exists() {
         binds.push((cstr(&files.nsswitch), c"/etc/nsswitch.conf".to_owned()));
     }
-    // SAFETY: the closure runs between fork and exec; it only makes system
-    // calls on memory prepared before the fork (no allocation, no locks).
+    // SAFETY: the closure runs between fork and exec; it only makes system calls on memory prepared before the fork (no allocation, no locks).
     unsafe {
         cmd.pre_exec(move || {
             let fail = || Err(std::io::Error::last_os_error());

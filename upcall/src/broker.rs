@@ -326,10 +326,7 @@ fn via_agent(req: &mut Req, keyring: i32, sock: &OwnedFd, deadline: u64) -> Res 
             return timed_out(req.key);
         }
         let mut fds = [rustix::event::PollFd::new(sock, rustix::event::PollFlags::IN)];
-        let ts = rustix::time::Timespec {
-            tv_sec: (left / 1000) as i64,
-            tv_nsec: ((left % 1000) * 1_000_000) as i64,
-        };
+        let ts = keel_rt::clock::timespec(left);
         match rustix::event::poll(&mut fds, Some(&ts)) {
             Ok(0) => return timed_out(req.key),
             Ok(_) => {}

@@ -291,7 +291,7 @@ fn pipe_program(program: &[u8], argv: &Argv, req: &Req) -> Result<(), Errno> {
     let _ = keel_rt::fs::write_all(&in_w, &req.callout);
     drop(in_w);
     let mut out = [0u8; PIPE_MAX];
-    let got = proc::read_to_end(&out_r, &mut out);
+    let got = keel_rt::fs::read_fd_into(&out_r, &mut out);
     let exit = loop {
         match rustix::process::waitpid(
             rustix::process::Pid::from_raw(pid),

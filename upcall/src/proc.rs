@@ -3,7 +3,7 @@
 
 use keel_rt::sys::{self as ksys, Forked};
 use rustix::event::{poll, PollFd, PollFlags};
-use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd};
 use rustix::io::Errno;
 
 /// Milliseconds on the monotonic clock.
@@ -73,10 +73,7 @@ pub fn wait_until(pid: i32, pidfd: BorrowedFd<'_>, deadline: u64) -> Option<Exit
         let now = now_ms();
         let left = deadline.saturating_sub(now);
         let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
-        let ts = rustix::time::Timespec {
-            tv_sec: (left / 1000) as i64,
-            tv_nsec: ((left % 1000) * 1_000_000) as i64,
-        };
+        let ts = keel_rt::clock::timespec(left);
         match poll(&mut fds, Some(&ts)) {
             Ok(0) => return None,
             Ok(_) => {
@@ -135,28 +132,4 @@ pub fn child_stdio(stdin: Option<i32>, stdout: Option<i32>) {
         }
     }
     let _ = ksys::close_range(3, u32::MAX, ksys::CLOSE_RANGE_CLOEXEC);
-}
-
-/// Reads from `fd` until end of file into `buf`; Err(E2BIG) if more than
-/// `buf` holds.
-pub fn read_to_end<Fd: AsFd>(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut n = 0;
-    loop {
-        let Some(room) = buf.get_mut(n..) else {
-            return Err(Errno::TOOBIG);
-        };
-        if room.is_empty() {
-            let mut one = [0u8; 1];
-            return match rustix::io::read(&fd, &mut one) {
-                Ok(0) => Ok(n),
-                _ => Err(Errno::TOOBIG),
-            };
-        }
-        match rustix::io::read(&fd, room) {
-            Ok(0) => return Ok(n),
-            Ok(k) => n += k,
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
 }

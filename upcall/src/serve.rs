@@ -376,10 +376,7 @@ impl Agent {
         let value = match next {
             Some(d) => {
                 let left = d.saturating_sub(proc::now_ms()).max(1);
-                rustix::time::Timespec {
-                    tv_sec: (left / 1000) as i64,
-                    tv_nsec: ((left % 1000) * 1_000_000) as i64,
-                }
+                keel_rt::clock::timespec(left)
             }
             None => rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 },
         };

@@ -289,10 +289,18 @@ fn kill_tree(pid: u32) {
 }
 
 /// Runs both sides `n` times each, alternating which goes first. A side
-/// that fails stops and reports its error; the other goes on.
-fn paired(n: usize, a: Option<Runner>, b: Option<Runner>) -> (Result<Vec<f64>>, Result<Vec<f64>>) {
+/// whose runner could not be made reports that error; a side that fails
+/// stops and reports its error; the other goes on.
+fn paired<'a>(n: usize, a: Result<Runner<'a>>, b: Result<Runner<'a>>) -> (Result<Vec<f64>>, Result<Vec<f64>>) {
+    fn split(r: Result<Runner<'_>>) -> (Option<Runner<'_>>, Result<Vec<f64>>) {
+        match r {
+            Ok(r) => (Some(r), Ok(Vec::new())),
+            Err(e) => (None, Err(e)),
+        }
+    }
+    let ((a, ra), (b, rb)) = (split(a), split(b));
     let mut sides = [a, b];
-    let mut res: [Result<Vec<f64>>; 2] = [Ok(Vec::new()), Ok(Vec::new())];
+    let mut res: [Result<Vec<f64>>; 2] = [ra, rb];
     for i in 0..n {
         let order = if i % 2 == 0 { [0, 1] } else { [1, 0] };
         for s in order {
@@ -460,10 +468,7 @@ impl Bench {
         );
         let k = self.keel_runner("a", &[("t".into(), true_spec(&self.root, None))]);
         let f = self.floor_runner(1);
-        let (ke, fe) = (k.as_ref().err().cloned(), f.as_ref().err().cloned());
-        let (kr, fr) = paired(self.o.pairs, k.ok(), f.ok());
-        let kr = ke.map_or(kr, Err);
-        let fr = fe.map_or(fr, Err);
+        let (kr, fr) = paired(self.o.pairs, k, f);
         self.push(
             "start+exit of one container (busybox true, 6 new ns, pivot_root) — whole process",
             cell(&kr, 1.0),
@@ -487,10 +492,7 @@ impl Bench {
         };
         let spec = spec.unwrap_or_else(|| crun_equivalent_spec(&self.root, &[], &[]));
         let k = self.keel_runner("b", &[("c".into(), spec)]);
-        let (ke, ce) = (k.as_ref().err().cloned(), cr.as_ref().err().cloned());
-        let (kr, crr) = paired(self.o.pairs, k.ok(), cr.ok());
-        let kr = ke.map_or(kr, Err);
-        let crr = ce.map_or(crr, Err);
+        let (kr, crr) = paired(self.o.pairs, k, cr);
         self.push(
             "start+exit, crun's default bundle trimmed (proc, /dev, devpts, shm, mqueue, ro sysfs, masked paths, ro root)",
             cell(&kr, 1.0),
@@ -568,10 +570,7 @@ impl Bench {
             .collect();
         let k = self.keel_runner("c", &specs);
         let f = self.floor_runner(N);
-        let (ke, fe) = (k.as_ref().err().cloned(), f.as_ref().err().cloned());
-        let (kr, fr) = paired(self.o.pairs, k.ok(), f.ok());
-        let kr = ke.map_or(kr, Err);
-        let fr = fe.map_or(fr, Err);
+        let (kr, fr) = paired(self.o.pairs, k, f);
         self.push(
             "100 oneshot containers chained with `after`, per container",
             cell(&kr, N as f64),

@@ -489,22 +489,29 @@ fn keel_serving() -> Option<String> {
     ))
 }
 
+/// Every process's pid and command line (arguments split at their NULs).
+fn processes() -> Vec<(i32, Vec<String>)> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args = cmd
+                .split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            Some((pid, args))
+        })
+        .collect()
+}
+
 /// keel processes in supervisor mode on /run/keel: "pid N: keel --config …".
 fn keel_pids() -> Vec<String> {
     let mut v = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return v };
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmd
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
+    for (pid, args) in processes() {
         let is_keel = args.first().is_some_and(|a| a == "keel" || a.ends_with("/keel"));
         let has_config = args.iter().any(|a| a == "--config");
         let run = args
@@ -527,33 +534,20 @@ fn keel_pids() -> Vec<String> {
 /// The bench's dnsmasq processes (its own command line: the listening
 /// address and the zone together), as "pid: command".
 fn bench_dnsmasqs() -> Vec<(i32, String)> {
-    let mut v = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return v };
     let (listen, zone) = (
         format!("--listen-address={DNS_ADDR}"),
         format!("--address=/{DNS_DOMAIN}/{DNS_ANSWER}"),
     );
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmd
-            .split(|&b| b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.first().is_some_and(|a| a.ends_with("dnsmasq"))
-            && args.contains(&listen)
-            && args.contains(&zone)
-            && !zombie(pid)
-        {
-            v.push((pid, args.join(" ")));
-        }
-    }
-    v
+    processes()
+        .into_iter()
+        .filter(|(pid, args)| {
+            args.first().is_some_and(|a| a.ends_with("dnsmasq"))
+                && args.contains(&listen)
+                && args.contains(&zone)
+                && !zombie(*pid)
+        })
+        .map(|(pid, args)| (pid, args.join(" ")))
+        .collect()
 }
 
 fn zombie(pid: i32) -> bool {

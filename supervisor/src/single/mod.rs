@@ -387,8 +387,5 @@ impl<'o> Supervisor<'o> {
 
 /// CLOCK_MONOTONIC in milliseconds.
 fn now_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    (t.tv_sec as u64)
-        .saturating_mul(1000)
-        .saturating_add((t.tv_nsec as u64) / 1_000_000)
+    keel_rt::clock::ms(rustix::time::ClockId::Monotonic)
 }

@@ -228,10 +228,7 @@ fn wait(jobs: &mut Jobs, set: &mut PollSet, until: u64) {
         };
         let _ = pfds.push(PollFd::new(fd, flags));
     }
-    let ts = rustix::time::Timespec {
-        tv_sec: (left / 1000) as i64,
-        tv_nsec: ((left % 1000) * 1_000_000) as i64,
-    };
+    let ts = keel_rt::clock::timespec(left);
     let ready: heapless::Vec<u64, 8> = match poll(&mut pfds, Some(&ts)) {
         Ok(_) => pfds
             .iter()
