@@ -596,12 +596,7 @@ impl Runtime<'_> {
     /// (the table may not have seen an exit the kernel already reported: an
     /// agent killed with its pid namespace is often reaped first).
     fn init_running(&self, i: usize) -> bool {
-        let Some(fd) = self.st.res.get(i).and_then(|r| r.pidfd.as_ref()) else {
-            return false;
-        };
-        let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
-        let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
-        matches!(rustix::event::poll(&mut fds, Some(&zero)), Ok(0))
+        self.st.res.get(i).and_then(|r| r.pidfd.as_ref()).is_some_and(running)
     }
 
     fn schedule_agent(&mut self, i: usize) {
@@ -708,11 +703,17 @@ fn broker_is_trusted(fd: &OwnedFd, own: &[u64; 8]) -> Result<(), &'static str> {
             return Err("peer is not in keel's user, mount and pid namespaces");
         }
     }
-    // Still the same process: a pidfd of a process that has exited is readable.
-    let mut fds = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
-    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
-    match rustix::event::poll(&mut fds, Some(&zero)) {
-        Ok(0) => Ok(()),
-        _ => Err("peer exited during the check"),
+    // Still the same process.
+    if running(&pidfd) {
+        Ok(())
+    } else {
+        Err("peer exited during the check")
     }
+}
+
+/// The process behind `pidfd` has not exited (a pidfd becomes readable when
+/// it does).
+fn running(pidfd: &OwnedFd) -> bool {
+    let mut fds = [rustix::event::PollFd::new(pidfd, rustix::event::PollFlags::IN)];
+    matches!(rustix::event::poll(&mut fds, Some(&keel_rt::clock::timespec(0))), Ok(0))
 }
